@@ -1,0 +1,79 @@
+"""Shared fixtures: an isolated cache, tiny Kaggle-layout data sets, the emotify data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sweep import layout
+
+EMOTIFY = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "emotify"
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory, monkeypatch) -> Path:
+    """Every test gets its own cache folder: no test sees another's entries."""
+    path = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("SWEEP_CACHE_DIR", str(path))
+    return path
+
+
+@pytest.fixture
+def emotify() -> Path:
+    if not EMOTIFY.is_dir():
+        pytest.skip(f"real data not available: {EMOTIFY} is absent (../shared is not mounted)")
+    return EMOTIFY
+
+
+def make_track(rng: np.random.Generator, frames: int, level: float = 0.0) -> np.ndarray:
+    """A (140, T) array shaped like the lab's: mel dB in [-80, 0], chroma in [0, 1]."""
+    mel = np.clip(rng.normal(-40 + level, 10, size=(layout.N_MEL, frames)), -80, 0)
+    chroma = rng.uniform(0, 1, size=(layout.N_CHROMA, frames))
+    return np.vstack([mel, chroma]).astype(np.float32)
+
+
+GENRES = ["Rock", "Psych-Rock", "Classical", "Electronic", "Chiptune", "Soundtrack"]
+
+
+def write_tiny_layout(root: Path, n_train: int = 24, n_test: int = 6, seed: int = 0) -> Path:
+    """A tiny data set in the Kaggle layout, every label-name gotcha included.
+
+    Genre: train labels cycle through GENRES (Soundtrack is dropped by the merge, Psych-Rock
+    and Chiptune merge into Rock and Electronic); test labels are Rock/Classical/Electronic.
+    Multitask: the same ids with three targets; its test folder has no labels.
+    """
+    rng = np.random.default_rng(seed)
+    ids = [str(100000 + 37 * i) for i in range(n_train + n_test)]
+    train, test = ids[:n_train], ids[n_train:]
+    for beat in (True, False):
+        lengths = (lambda: int(rng.integers(5, 40))) if beat else (lambda: 64)
+        genre = layout.dataset_dir(root, "genre", beat)
+        multi = layout.dataset_dir(root, "multitask", beat)
+        for folder in (genre, multi):
+            (folder / "train").mkdir(parents=True)
+            (folder / "test").mkdir()
+        for tid in ids:
+            arr = make_track(rng, lengths())
+            part = "train" if tid in train else "test"
+            layout.write_track(layout.npy_path(genre / part, tid), arr)
+            layout.write_track(layout.npy_path(multi / part, tid), arr)
+        layout.write_genre_labels(
+            genre / "train_labels.txt",
+            [(t, GENRES[i % len(GENRES)]) for i, t in enumerate(train)],
+            style="beatsync" if beat else "npy.gz",
+        )
+        layout.write_genre_labels(
+            genre / "test_labels.txt",
+            [(t, ["Rock", "Classical", "Electronic"][i % 3]) for i, t in enumerate(test)],
+            style="full.fused",
+        )
+        values = rng.uniform(0, 1, size=(len(train), 3))
+        layout.write_multitask_labels(multi / "train_labels.txt", zip(train, values, strict=True))
+    return root
+
+
+@pytest.fixture
+def tiny_root(tmp_path) -> Path:
+    return write_tiny_layout(tmp_path / "data")
