@@ -76,12 +76,19 @@ def load_folder(folder: Path, use_cache: bool = True, threads: int | None = None
         entry.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".building-", dir=entry.parent))
     except OSError as e:
-        raise DataError(f"{cache_dir()}: cannot write the cache ({e.strerror}); "
-                        f"set SWEEP_CACHE_DIR to a writable folder") from e
+        raise DataError(
+            f"{cache_dir()}: cannot write the cache ({e.strerror}); "
+            f"set SWEEP_CACHE_DIR to a writable folder"
+        ) from e
     try:
         tracks, bad = _parse_folder(files, tmp, threads)
-        meta = {"format": CACHE_FORMAT, "folder": str(folder.resolve()), "tracks": len(tracks),
-                "frames": int(tracks.offsets[-1]), "bad": bad}
+        meta = {
+            "format": CACHE_FORMAT,
+            "folder": str(folder.resolve()),
+            "tracks": len(tracks),
+            "frames": int(tracks.offsets[-1]),
+            "bad": bad,
+        }
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
         del tracks  # release the writable memmap before the folder is renamed
         _publish(tmp, entry)

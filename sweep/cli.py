@@ -23,8 +23,9 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     add_completion=False,
 )
-data_app = typer.Typer(help="Data sets: demo data, feature extraction, summaries, the cache.",
-                       no_args_is_help=True)
+data_app = typer.Typer(
+    help="Data sets: demo data, feature extraction, summaries, the cache.", no_args_is_help=True
+)
 app.add_typer(data_app, name="data")
 
 console = Console()
@@ -108,8 +109,14 @@ def data_extract(
     from sweep.extract import extract_features
 
     info = extract_features(
-        audio_dir, labels, out, test_fraction=test_fraction, seed=seed, workers=workers,
-        skip_bad=skip_bad, show_progress=sys.stderr.isatty(),
+        audio_dir,
+        labels,
+        out,
+        test_fraction=test_fraction,
+        seed=seed,
+        workers=workers,
+        skip_bad=skip_bad,
+        show_progress=sys.stderr.isatty(),
     )
     console.print(_format_extract(info))
 
@@ -140,8 +147,10 @@ def data_cache(
     total = sum(entry_bytes(e) for e, _ in entries)
     console.print(f"Cache: {cache_dir()} ({len(entries)} entries, {total / 2**20:.1f} MiB)")
     for entry, meta in entries:
-        console.print(f"  {entry.name}  {entry_bytes(entry) / 2**20:8.1f} MiB  "
-                      f"{meta.get('tracks', '?')} tracks  {meta.get('folder', '?')}")
+        console.print(
+            f"  {entry.name}  {entry_bytes(entry) / 2**20:8.1f} MiB  "
+            f"{meta.get('tracks', '?')} tracks  {meta.get('folder', '?')}"
+        )
 
 
 @app.command("components")

@@ -168,8 +168,7 @@ def build_source(spec: DataSpec) -> DataSource:
         inspect.signature(factory).bind(root=spec.root, beat=spec.beat, **spec.options)
     except TypeError as e:
         raise SpecError(
-            f"data.options: {e} (data set {spec.dataset!r} takes "
-            f"{inspect.signature(factory)})"
+            f"data.options: {e} (data set {spec.dataset!r} takes {inspect.signature(factory)})"
         ) from e
     return factory(root=spec.root, beat=spec.beat, **spec.options)
 
@@ -202,8 +201,9 @@ def prepare(spec: DataSpec) -> PreparedData:
         std[std < 1e-6] = 1.0  # a constant feature stays constant instead of exploding
         pad_value = np.zeros(features.n_features, dtype=np.float32)  # the mean: silence-neutral
 
-    data = PreparedData(spec, source, features, train, train, split_ids, pad_value,
-                        mean, std, report)
+    data = PreparedData(
+        spec, source, features, train, train, split_ids, pad_value, mean, std, report
+    )
     data.train = data._standardised(train)
     data.validation = data._standardised(subset("validation"))
     if source.has_test_labels:
@@ -215,7 +215,10 @@ def prepare(spec: DataSpec) -> PreparedData:
 
 
 def _carve_split(
-    labelled: _Labelled, source: DataSource, spec: DataSpec, classes: np.ndarray | None,
+    labelled: _Labelled,
+    source: DataSource,
+    spec: DataSpec,
+    classes: np.ndarray | None,
     report: LoadReport,
 ) -> dict[str, list[str]]:
     ids = np.array(labelled.ids)
@@ -248,8 +251,10 @@ def _recorded_split(path: Path, labelled: _Labelled, source: DataSource) -> dict
             raise DataError(f"{path}: no {name!r} ids, and {source.name} needs them")
         unknown = [t for t in recorded[name] if t not in known]
         if unknown:
-            raise DataError(f"{path}: {name} id {unknown[0]} is not a labelled training track "
-                            f"of {source.name} ({len(unknown)} such ids)")
+            raise DataError(
+                f"{path}: {name} id {unknown[0]} is not a labelled training track "
+                f"of {source.name} ({len(unknown)} such ids)"
+            )
         if not recorded[name]:
             raise DataError(f"{path}: the {name} split is empty")
     if source.has_test_labels:
@@ -276,17 +281,18 @@ def _load_part(part: Part, spec: DataSpec, report: LoadReport) -> _Labelled:
         if tid in loaded.bad:
             problems.append(f"{part.label_file}:{line}: {loaded.bad[tid]}")
         elif tid not in position:
-            problems.append(
-                f"{part.label_file}:{line}: no .npy file for id {tid} in {part.folder}"
-            )
+            problems.append(f"{part.label_file}:{line}: no .npy file for id {tid} in {part.folder}")
         else:
             keep.append(position[tid])
             rows.append(r)
             continue
         report.skipped[tid] = problems[-1]
     if problems and not spec.skip_bad:
-        more = f" (and {len(problems) - 1} more; data.skip_bad skips them)" if len(problems) > 1 \
+        more = (
+            f" (and {len(problems) - 1} more; data.skip_bad skips them)"
+            if len(problems) > 1
             else " (data.skip_bad skips such tracks)"
+        )
         raise DataError(problems[0] + more)
     if not keep:
         raise DataError(f"{part.label_file}: no usable labelled track in {part.folder}")

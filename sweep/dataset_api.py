@@ -90,8 +90,10 @@ class FeatureSet:
 
     def __post_init__(self) -> None:
         if len(self.rows) != len(self.floor) or len(self.rows) == 0:
-            raise ValueError(f"feature set {self.name!r}: rows and floor must be non-empty "
-                             f"and of equal length, got {len(self.rows)} and {len(self.floor)}")
+            raise ValueError(
+                f"feature set {self.name!r}: rows and floor must be non-empty "
+                f"and of equal length, got {len(self.rows)} and {len(self.floor)}"
+            )
 
     @property
     def n_features(self) -> int:

@@ -157,8 +157,7 @@ def _load_plugin(ep: EntryPoint) -> None:
     except Exception as e:  # a third-party import can fail in any way
         dist = ep.dist.name if ep.dist else "an unknown distribution"
         raise SweepError(
-            f"plugin {ep.name!r} ({ep.value}) from {dist} failed to load: "
-            f"{type(e).__name__}: {e}"
+            f"plugin {ep.name!r} ({ep.value}) from {dist} failed to load: {type(e).__name__}: {e}"
         ) from e
 
 

@@ -26,11 +26,20 @@ def present_datasets(
         raise DataError(f"{root}: data root not found")
     resolutions = [True, False] if beat is None else [beat]
     if names:
-        return [(n, b) for n in names for b in resolutions
-                if n not in LAB_DATASETS or layout.dataset_dir(root, LAB_DATASETS[n], b).is_dir()
-                or beat is not None]
-    found = [(n, b) for n, kind in LAB_DATASETS.items() for b in resolutions
-             if layout.dataset_dir(root, kind, b).is_dir()]
+        return [
+            (n, b)
+            for n in names
+            for b in resolutions
+            if n not in LAB_DATASETS
+            or layout.dataset_dir(root, LAB_DATASETS[n], b).is_dir()
+            or beat is not None
+        ]
+    found = [
+        (n, b)
+        for n, kind in LAB_DATASETS.items()
+        for b in resolutions
+        if layout.dataset_dir(root, kind, b).is_dir()
+    ]
     if not found:
         raise DataError(
             f"{root}: no data set folder (expected fma_genre_spectrograms[_beat] or "
@@ -44,9 +53,11 @@ def summarise(root: Path, dataset: str, beat: bool, features: str, skip_bad: boo
     data = prepare(spec)
     warm_seconds = data.report.seconds
     splits = [data.train, data.validation, data.test()]
-    title = (f"[bold]{dataset}[/] ({'beat-synchronised' if beat else 'full'}, {features}: "
-             f"{data.n_features} features)  loaded in {warm_seconds:.2f} s, cache "
-             f"{'hit' if data.report.cache_misses == 0 else 'built'}")
+    title = (
+        f"[bold]{dataset}[/] ({'beat-synchronised' if beat else 'full'}, {features}: "
+        f"{data.n_features} features)  loaded in {warm_seconds:.2f} s, cache "
+        f"{'hit' if data.report.cache_misses == 0 else 'built'}"
+    )
     table = Table(title=title, title_justify="left")
     table.add_column("split")
     table.add_column("tracks", justify="right")
@@ -64,17 +75,29 @@ def summarise(root: Path, dataset: str, beat: bool, features: str, skip_bad: boo
     dropped = data.source.notes.get("dropped")
     if data.source.notes.get("merged"):
         counts = {k: sum(v.values()) for k, v in dropped.items()}
-        detail = "; ".join(f"{part}: {', '.join(f'{g} {n}' for g, n in d.items())}"
-                           for part, d in dropped.items() if d)
-        notes.append(f"20->10 class merge on; dropped {sum(counts.values())} tracks"
-                     + (f" ({detail})" if detail else ""))
-    test_note = "official test set" if data.source.has_test_labels else \
-        f"test carved from train ({spec.test_fraction:g}, seed {spec.split_seed})"
-    notes.append(f"validation {spec.val_fraction:g} of train, seed {spec.split_seed}, "
-                 f"{'stratified' if data.report.stratified else 'not stratified'}; {test_note}")
+        detail = "; ".join(
+            f"{part}: {', '.join(f'{g} {n}' for g, n in d.items())}"
+            for part, d in dropped.items()
+            if d
+        )
+        notes.append(
+            f"20->10 class merge on; dropped {sum(counts.values())} tracks"
+            + (f" ({detail})" if detail else "")
+        )
+    test_note = (
+        "official test set"
+        if data.source.has_test_labels
+        else f"test carved from train ({spec.test_fraction:g}, seed {spec.split_seed})"
+    )
+    notes.append(
+        f"validation {spec.val_fraction:g} of train, seed {spec.split_seed}, "
+        f"{'stratified' if data.report.stratified else 'not stratified'}; {test_note}"
+    )
     if data.report.skipped:
-        notes.append(f"skipped {len(data.report.skipped)} bad track(s): "
-                     + next(iter(data.report.skipped.values())))
+        notes.append(
+            f"skipped {len(data.report.skipped)} bad track(s): "
+            + next(iter(data.report.skipped.values()))
+        )
     lines.extend(notes)
     return Group(*lines, "")
 
@@ -88,5 +111,6 @@ def _targets(data: PreparedData, split: Split) -> list[str]:
     if data.task == "classification":
         counts = np.bincount(split.targets, minlength=len(data.class_names))
         return [str(c) for c in counts]
-    return [f"{m:.2f}±{s:.2f}" for m, s in zip(split.targets.mean(0), split.targets.std(0),
-                                                strict=True)]
+    return [
+        f"{m:.2f}±{s:.2f}" for m, s in zip(split.targets.mean(0), split.targets.std(0), strict=True)
+    ]

@@ -58,8 +58,9 @@ def test_bad_files_are_recorded_not_fatal_and_survive_a_warm_load(tmp_path):
         assert "NaN/inf" in loaded.bad["1003"]
         assert list(loaded.tracks.ids) == ["1000", "1002", "1004"]
         assert list(loaded.tracks.lengths) == [3, 5, 7]
-        assert np.array_equal(loaded.tracks.track(1),
-                              layout.read_track(layout.npy_path(folder, "1002")))
+        assert np.array_equal(
+            loaded.tracks.track(1), layout.read_track(layout.npy_path(folder, "1002"))
+        )
 
 
 def test_without_cache_nothing_is_written(tmp_path, isolated_cache):

@@ -90,7 +90,7 @@ def test_without_standardisation_padding_is_the_floor_not_zero(tiny_root):
     assert np.all(data.pad_value[:128] == -80.0) and np.all(data.pad_value[128:] == 0.0)
     x, lengths, y = next(data.batches(data.train, batch_size=len(data.train)))
     short = int(np.argmin(lengths))
-    assert np.all(x[short, lengths[short]:, :128] == -80.0)
+    assert np.all(x[short, lengths[short] :, :128] == -80.0)
     assert y.tolist() == data.train.targets.tolist()
 
 
@@ -132,11 +132,15 @@ def _genre_train(root):
 
 def test_a_label_without_its_npy_is_an_error_naming_the_line(tiny_root):
     labels = layout.read_label_file(
-        layout.dataset_dir(tiny_root, "genre", True) / "train_labels.txt", "\t")
+        layout.dataset_dir(tiny_root, "genre", True) / "train_labels.txt", "\t"
+    )
     victim = labels.rows[2]
     layout.npy_path(_genre_train(tiny_root), victim.track_id).unlink()
-    with pytest.raises(DataError, match=rf"train_labels.txt:{victim.line}: no .npy file for id "
-                                        rf"{victim.track_id} in .*train \(data.skip_bad"):
+    with pytest.raises(
+        DataError,
+        match=rf"train_labels.txt:{victim.line}: no .npy file for id "
+        rf"{victim.track_id} in .*train \(data.skip_bad",
+    ):
         prepare(_spec(tiny_root))
     data = prepare(_spec(tiny_root, skip_bad=True))
     assert list(data.report.skipped) == [victim.track_id]
@@ -145,12 +149,16 @@ def test_a_label_without_its_npy_is_an_error_naming_the_line(tiny_root):
 
 def test_bad_arrays_are_errors_naming_the_file_or_skipped_and_counted(tiny_root):
     labels = layout.read_label_file(
-        layout.dataset_dir(tiny_root, "genre", True) / "train_labels.txt", "\t")
+        layout.dataset_dir(tiny_root, "genre", True) / "train_labels.txt", "\t"
+    )
     a, b = labels.rows[0].track_id, labels.rows[1].track_id
     layout.npy_path(_genre_train(tiny_root), a).write_bytes(b"\x93NUMPY truncated")
     np.save(layout.npy_path(_genre_train(tiny_root), b), np.zeros((139, 10)))
-    with pytest.raises(DataError, match=rf"{a}.fused.full.npy: not a readable .npy file.*"
-                                        r"\(and 1 more; data.skip_bad skips them\)"):
+    with pytest.raises(
+        DataError,
+        match=rf"{a}.fused.full.npy: not a readable .npy file.*"
+        r"\(and 1 more; data.skip_bad skips them\)",
+    ):
         prepare(_spec(tiny_root))
     data = prepare(_spec(tiny_root, skip_bad=True))
     assert sorted(data.report.skipped) == sorted([a, b])

@@ -12,8 +12,17 @@ from sweep.registry import datasets
 def test_the_merge_covers_the_twenty_fma_genres():
     assert len(set(GENRE_MERGE) | GENRES_DROPPED) == 20
     assert sorted(set(GENRE_MERGE.values())) == [
-        "Blues", "Classical", "Electronic", "Folk", "Hip-Hop", "Jazz", "Metal", "Pop", "Rock",
-        "Trip-Hop"]
+        "Blues",
+        "Classical",
+        "Electronic",
+        "Folk",
+        "Hip-Hop",
+        "Jazz",
+        "Metal",
+        "Pop",
+        "Rock",
+        "Trip-Hop",
+    ]
 
 
 @pytest.mark.parametrize("beat", [True, False])
@@ -32,8 +41,14 @@ def test_fma_genre_merges_drops_and_counts(tiny_root, beat):
 
 def test_fma_genre_without_merge_keeps_every_genre(tiny_root):
     source = datasets.build("fma_genre", root=tiny_root, beat=True, merge_classes=False)
-    assert source.class_names == ("Chiptune", "Classical", "Electronic", "Psych-Rock", "Rock",
-                                  "Soundtrack")
+    assert source.class_names == (
+        "Chiptune",
+        "Classical",
+        "Electronic",
+        "Psych-Rock",
+        "Rock",
+        "Soundtrack",
+    )
     assert len(source.parts["train"].ids) == 24
     assert source.notes["dropped"] == {"train": {}, "test": {}}
 
@@ -43,8 +58,11 @@ def test_a_genre_outside_the_merge_is_an_error_with_its_line(tiny_root):
     lines = labels.read_text().splitlines()
     lines[3] = lines[3].split("\t")[0] + "\tReggae"
     labels.write_text("\n".join(lines) + "\n")
-    with pytest.raises(DataError, match=r"train_labels.txt:4: genre 'Reggae' is neither merged "
-                                        r"nor dropped"):
+    with pytest.raises(
+        DataError,
+        match=r"train_labels.txt:4: genre 'Reggae' is neither merged "
+        r"nor dropped",
+    ):
         datasets.build("fma_genre", root=tiny_root, beat=True)
     # without the merge the user's own genre is simply a class
     source = datasets.build("fma_genre", root=tiny_root, beat=True, merge_classes=False)
@@ -54,8 +72,11 @@ def test_a_genre_outside_the_merge_is_an_error_with_its_line(tiny_root):
 def test_a_test_class_never_seen_in_training_is_an_error(tiny_root):
     labels = layout.dataset_dir(tiny_root, "genre", True) / "test_labels.txt"
     labels.write_text(labels.read_text().replace("\tRock\n", "\tJazz\n", 1))
-    with pytest.raises(DataError, match=r"test_labels.txt:2: class 'Jazz' has no track in the "
-                                        r"training labels"):
+    with pytest.raises(
+        DataError,
+        match=r"test_labels.txt:2: class 'Jazz' has no track in the "
+        r"training labels",
+    ):
         datasets.build("fma_genre", root=tiny_root, beat=True)
 
 
@@ -88,6 +109,9 @@ def test_multitask_label_errors(tiny_root):
     lines = labels.read_text().splitlines()
     lines[2] = lines[2].rsplit(",", 1)[0] + ",high"
     labels.write_text("\n".join(lines) + "\n")
-    with pytest.raises(DataError, match=r"train_labels.txt:3: danceability must be a finite "
-                                        r"number, got 'high'"):
+    with pytest.raises(
+        DataError,
+        match=r"train_labels.txt:3: danceability must be a finite "
+        r"number, got 'high'",
+    ):
         datasets.build("multitask", root=tiny_root, beat=True)

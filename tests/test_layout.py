@@ -7,8 +7,14 @@ from sweep.errors import DataError
 
 @pytest.mark.parametrize(
     "name",
-    ["1042.fused.full.npy", "1042.fused.full.npy.gz", "1042.beatsync.fused.npy",
-     "1042.full.fused.npy.gz", "1042", " 1042.npy "],
+    [
+        "1042.fused.full.npy",
+        "1042.fused.full.npy.gz",
+        "1042.beatsync.fused.npy",
+        "1042.full.fused.npy.gz",
+        "1042",
+        " 1042.npy ",
+    ],
 )
 def test_track_id_is_the_part_before_the_first_dot(name):
     assert layout.track_id(name) == "1042"
@@ -16,12 +22,15 @@ def test_track_id_is_the_part_before_the_first_dot(name):
 
 def test_label_file_tolerates_bom_crlf_and_blank_lines(tmp_path):
     path = tmp_path / "labels.txt"
-    path.write_bytes("\ufeffId\tGenre\r\n1.fused.full.npy.gz\tRock\r\n\r\n2.beatsync.fused.npy\tPop\r\n"
-                     .encode())
+    path.write_bytes(
+        "\ufeffId\tGenre\r\n1.fused.full.npy.gz\tRock\r\n\r\n2.beatsync.fused.npy\tPop\r\n".encode()
+    )
     labels = layout.read_label_file(path, "\t")
     assert labels.columns == ("Genre",)
     assert [(r.line, r.track_id, r.values) for r in labels.rows] == [
-        (2, "1", ("Rock",)), (4, "2", ("Pop",))]
+        (2, "1", ("Rock",)),
+        (4, "2", ("Pop",)),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -29,8 +38,10 @@ def test_label_file_tolerates_bom_crlf_and_blank_lines(tmp_path):
     [
         ("", "label file is empty"),
         ("Id\n1\tRock\n", "header must have at least 2 tab-separated columns"),
-        ("Id\tGenre\n1.npy\tRock\n1.beatsync.fused.npy\tPop\n",
-         ":3: duplicate id 1 (first on line 2)"),
+        (
+            "Id\tGenre\n1.npy\tRock\n1.beatsync.fused.npy\tPop\n",
+            ":3: duplicate id 1 (first on line 2)",
+        ),
         ("Id\tGenre\n1.npy\n", ":2: expected 2 columns (Id, Genre), got 1"),
         ("Id\tGenre\n.npy\tRock\n", ":2: empty track id"),
     ],

@@ -96,8 +96,13 @@ def fma_genre(root: Path, beat: bool, merge_classes: bool = True) -> DataSource:
             lines=tuple(row.line for row, _ in rows),
             targets=np.array([index[cls] for _, cls in rows], dtype=np.int64),
         )
-    return DataSource("fma_genre", "classification", parts, class_names=classes,
-                      notes={"dropped": dropped, "merged": merge_classes})
+    return DataSource(
+        "fma_genre",
+        "classification",
+        parts,
+        class_names=classes,
+        notes={"dropped": dropped, "merged": merge_classes},
+    )
 
 
 def _genre_rows(path: Path) -> tuple[layout.LabelRow, ...]:
