@@ -28,7 +28,7 @@ data_app = typer.Typer(
 )
 app.add_typer(data_app, name="data")
 
-console = Console()
+console = Console(soft_wrap=True)  # long paths stay on one line when piped
 err_console = Console(stderr=True)
 
 
