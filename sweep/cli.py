@@ -153,9 +153,188 @@ def data_cache(
         )
 
 
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a spec field: --set training.lr=3e-4 (repeatable)."),
+]
+CodeOption = Annotated[
+    list[Path] | None,
+    typer.Option("--code", help="Import a Python file of your own components first."),
+]
+
+
+def _load(
+    spec_path: Path,
+    overrides: list[str] | None,
+    code: list[Path] | None,
+    data_root: Path | None = None,
+):
+    """Read and fully check a spec (schema, registry names, space) before anything runs."""
+    from sweep.registry import import_user_code
+    from sweep.specfile import load_spec_with_source
+    from sweep.validate import check_spec
+
+    for path in code or []:
+        import_user_code(path)
+    spec, source = load_spec_with_source(spec_path, overrides or [], data_root)
+    check_spec(spec, source)
+    return spec
+
+
+@app.command("run")
+def run(
+    spec_path: Annotated[Path, typer.Argument(metavar="SPEC", help="The spec (YAML).")],
+    trials: Annotated[int | None, typer.Option(help="Trials for the whole study.", min=1)] = None,
+    timeout: Annotated[float | None, typer.Option(help="Seconds for this run.", min=1)] = None,
+    data_root: Annotated[Path | None, typer.Option(help="Override data.root.")] = None,
+    storage: Annotated[
+        str | None, typer.Option(help="Optuna storage URL (default: a journal file in results).")
+    ] = None,
+    results: Annotated[Path, typer.Option(help="Folder of study results.")] = Path("results"),
+    set_: SetOption = None,
+    code: CodeOption = None,
+) -> None:
+    """Run (or continue) the spec's study, then test the best and the reference trial."""
+    import optuna
+
+    from sweep.progress import StudyProgress
+    from sweep.study import run_study
+    from sweep.train import set_threads
+
+    spec = _load(spec_path, set_, code, data_root)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    set_threads(spec.training.threads)
+    budget = trials or spec.search.n_trials
+    console.print(
+        f"Study [bold]{spec.study}[/]: {spec.model.backbone} on {spec.data.dataset} "
+        f"({spec.data.features}, {'beat' if spec.data.beat else 'full'}), {budget} "
+        f"trials, optimising validation {spec.metric} ({spec.direction})."
+    )
+    progress = StudyProgress(console, spec.metric, spec.training.max_epochs)
+    try:
+        outcome = run_study(
+            spec, results, n_trials=trials, timeout=timeout, storage=storage, progress=progress
+        )
+    except KeyboardInterrupt:
+        progress.stop()
+        err_console.print(
+            f"interrupted: finished trials are kept in {results / spec.study}; "
+            f"run the same command again to continue",
+            markup=False,
+        )
+        sys.exit(130)
+    finally:
+        progress.stop()
+    console.print(_format_outcome(spec, outcome))
+
+
+def _format_outcome(spec, outcome) -> str:
+    import optuna
+
+    states = optuna.trial.TrialState
+    trials = outcome.study.trials
+    count = {
+        s: sum(t.state == s for t in trials) for s in (states.COMPLETE, states.PRUNED, states.FAIL)
+    }
+    lines = [
+        f"\n{len(trials)} trials: {count[states.COMPLETE]} complete, "
+        f"{count[states.PRUNED]} pruned, {count[states.FAIL]} failed. "
+        f"Results in {outcome.folder}"
+    ]
+    if not outcome.test:
+        lines.append("No trial completed, so nothing was tested.")
+        return "\n".join(lines)
+    metrics = ["accuracy", "macro_f1"] if spec.task.kind == "classification" else ["spearman"]
+    lines.append(
+        f"{'':12} {'trial':>5} {'val ' + spec.metric:>16} "
+        + " ".join(f"{'test ' + m:>16}" for m in metrics)
+    )
+    for role in ("reference", "best"):
+        r = outcome.test.get(role)
+        if r is None:
+            lines.append(f"{role:12} (the reference trial did not complete)")
+            continue
+        lines.append(
+            f"{role:12} {r['trial']:>5} {r['validation']:>16.4f} "
+            + " ".join(f"{r[m]:>16.4f}" for m in metrics)
+        )
+    return "\n".join(lines)
+
+
+@app.command("validate")
+def validate(
+    specs: Annotated[list[Path], typer.Argument(metavar="SPEC...", help="Spec files.")],
+    set_: SetOption = None,
+    code: CodeOption = None,
+) -> None:
+    """Check specs without training: schema, component names and parameters, the space."""
+    from sweep.specfile import SpecProblems
+
+    failed = 0
+    for path in specs:
+        try:
+            _load(path, set_, code)
+        except SpecProblems as e:
+            failed += 1
+            for problem in e.problems:
+                err_console.print(str(problem), markup=False, highlight=False, soft_wrap=True)
+        except SweepError as e:
+            failed += 1
+            err_console.print(str(e), markup=False, highlight=False, soft_wrap=True)
+        else:
+            console.print(f"{path}: ok")
+    if failed:
+        raise typer.Exit(2)
+
+
+@app.command("show")
+def show(
+    spec_path: Annotated[Path, typer.Argument(metavar="SPEC", help="The spec (YAML).")],
+    set_: SetOption = None,
+    code: CodeOption = None,
+) -> None:
+    """Print the spec with every default filled in."""
+    from sweep.study import spec_yaml
+
+    print(spec_yaml(_load(spec_path, set_, code)), end="")
+
+
+check_app = typer.Typer(help="Sanity checks before a long sweep.", no_args_is_help=True)
+app.add_typer(check_app, name="check")
+
+
+@check_app.command("overfit")
+def check_overfit(
+    spec_path: Annotated[Path, typer.Argument(metavar="SPEC", help="The spec (YAML).")],
+    steps: Annotated[int, typer.Option(help="Optimisation steps on the one batch.", min=1)] = 300,
+    data_root: Annotated[Path | None, typer.Option(help="Override data.root.")] = None,
+    set_: SetOption = None,
+    code: CodeOption = None,
+) -> None:
+    """Train the reference configuration on one batch: the loss must go to ~0."""
+    from sweep.overfit import overfit_one_batch
+
+    spec = _load(spec_path, set_, code, data_root)
+    losses = overfit_one_batch(spec, steps)
+    every = max(1, steps // 10)
+    for step in range(0, steps, every):
+        console.print(f"step {step + 1:5d}  loss {losses[step]:.5f}")
+    final = losses[-1]
+    passed = final <= 0.05 * losses[0] or final < 1e-2
+    console.print(
+        f"step {steps:5d}  loss {final:.5f}\n"
+        f"{'PASSED' if passed else 'FAILED'}: loss {losses[0]:.4f} -> {final:.5f} "
+        f"({final / losses[0]:.1%} of the first step)"
+    )
+    if not passed:
+        raise typer.Exit(1)
+
+
 @app.command("components")
 def components(
-    kind: Annotated[str | None, typer.Argument(help="datasets or features (default: all).")] = None,
+    kind: Annotated[
+        str | None, typer.Argument(help="datasets, features, backbones or heads.")
+    ] = None,
 ) -> None:
     """List the registered components with their one-line docs and parameters."""
     from sweep.registry import REGISTRIES

@@ -35,7 +35,12 @@ from sweep.errors import SweepError
 F = TypeVar("F", bound=Callable[..., Any])
 
 ENTRY_POINT_GROUP = "sweep.components"
-BUILTIN_PACKAGES = ("components.datasets", "components.features")
+BUILTIN_PACKAGES = (
+    "components.datasets",
+    "components.features",
+    "components.backbones",
+    "components.heads",
+)
 
 
 class RegistryError(SweepError, KeyError):
@@ -126,17 +131,20 @@ class Registry:
 
 
 def _signature(factory: Callable[..., Any]) -> str:
-    """The factory's signature with annotations as written, not as strings."""
+    """The factory's parameters with their annotations resolved (the return type is noise)."""
     try:
-        return str(inspect.signature(factory, eval_str=True))
+        signature = inspect.signature(factory, eval_str=True)
     except (NameError, TypeError, SyntaxError):  # a forward reference that cannot resolve
-        return str(inspect.signature(factory))
+        signature = inspect.signature(factory)
+    return str(signature.replace(return_annotation=inspect.Signature.empty))
 
 
 datasets = Registry("datasets", "dataset")
 feature_sets = Registry("features", "feature set")
+backbones = Registry("backbones", "backbone")
+heads = Registry("heads", "head")
 
-REGISTRIES: dict[str, Registry] = {r.key: r for r in (datasets, feature_sets)}
+REGISTRIES: dict[str, Registry] = {r.key: r for r in (datasets, feature_sets, backbones, heads)}
 
 _loaded = False
 

@@ -1,22 +1,43 @@
-"""Specs: what to train, as frozen Pydantic models (a typo is an error, never ignored)."""
+"""Specs: what to train and what to search, as frozen Pydantic models.
+
+A spec is YAML (see `sweep.specfile` for loading it with line numbers, `--set` overrides and
+the checks that need the registry). Every model here forbids unknown keys: a typo is an
+error, never silently ignored. The fixed values of a spec (model, training, data) are its
+*reference configuration*: the first trial of every study, so the reference model is always
+measured on the same data, side by side with the search.
+"""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    field_validator,
+    model_validator,
+)
+
+Scalar = str | int | float | bool | None
+Choice = Scalar | list[Scalar]
 
 
 class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+# ----------------------------------------------------------------------------- data
+
+
 class DataSpec(Frozen):
     """The data a study trains on, and how it is split and prepared."""
 
     dataset: str = Field(description="registered data set, e.g. fma_genre or multitask")
-    root: Path = Field(description="the Kaggle data/ folder holding the data set folders")
+    root: Path = Field(description="the Kaggle data/ folder (relative to the current folder)")
     features: str = Field("fused", description="registered feature set: mel, chroma or fused")
     beat: bool = Field(True, description="beat-synchronised arrays (else full resolution)")
     options: dict[str, Any] = Field(
@@ -53,3 +74,261 @@ class DataSpec(Frozen):
                 f"{self.val_fraction} + {self.test_fraction}"
             )
         return self
+
+
+# ----------------------------------------------------------------------------- task, model
+
+
+class TaskSpec(Frozen):
+    """What is predicted: classes, one or more regression targets, or several at once."""
+
+    kind: Literal["classification", "regression", "multitask"]
+    targets: list[str] | None = Field(
+        None, description="regression/multitask: the label columns, in order (default: all)"
+    )
+
+    @model_validator(mode="after")
+    def _targets_only_for_regression(self) -> TaskSpec:
+        if self.kind == "classification" and self.targets:
+            raise ValueError(f"targets are for regression and multitask, got {self.targets}")
+        return self
+
+    @property
+    def default_head(self) -> str:
+        return {"classification": "classifier", "regression": "regressor"}.get(
+            self.kind, "multitask"
+        )
+
+
+class ModelSpec(Frozen):
+    """A registered backbone and head with their fixed parameters."""
+
+    backbone: str = Field(description="registered backbone, e.g. lstm or cnn")
+    backbone_params: dict[str, Any] = Field(default_factory=dict)
+    head: str | None = Field(None, description="registered head (default: the task's)")
+    head_params: dict[str, Any] = Field(default_factory=dict)
+
+
+class TrainingSpec(Frozen):
+    """The optimisation of one trial. Defaults are the reference report's setup."""
+
+    max_epochs: PositiveInt = 40
+    batch_size: PositiveInt = 8
+    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    lr: float = Field(1e-4, gt=0, description="learning rate")
+    weight_decay: float = Field(0.0, ge=0)
+    patience: PositiveInt | None = Field(
+        5, description="early stopping: epochs without improvement (null: never stop early)"
+    )
+    min_delta: float = Field(0.0, ge=0, description="smallest change that counts as better")
+    grad_clip: float | None = Field(None, gt=0, description="clip the gradient norm")
+    seed: int = 0
+    device: str = Field("auto", description="auto (CUDA when present), cpu, cuda or cuda:N")
+    threads: PositiveInt | None = Field(None, description="torch threads (default: all cores)")
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, v: str) -> str:
+        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", v):
+            raise ValueError(f"device must be auto, cpu, cuda, cuda:N or mps, got {v!r}")
+        return v
+
+
+# ----------------------------------------------------------------------------- search space
+
+
+def _check_range(low: float, high: float, log: bool, step: float | None) -> None:
+    if low > high:
+        raise ValueError(f"`low <= high` must hold, but got low={low}, high={high}")
+    if log and low <= 0:
+        raise ValueError(f"`low > 0` must hold for a log scale, but got low={low}")
+    if log and step is not None:
+        raise ValueError(f"step and log cannot both be used, but got step={step}, log=true")
+    if step is not None and step <= 0:
+        raise ValueError(f"`step > 0` must hold, but got step={step}")
+
+
+class FloatParam(Frozen):
+    type: Literal["float"] = "float"
+    low: float
+    high: float
+    log: bool = False
+    step: float | None = None
+
+    @model_validator(mode="after")
+    def _valid_range(self) -> FloatParam:
+        _check_range(self.low, self.high, self.log, self.step)
+        return self
+
+    def contains(self, value: Any) -> bool:
+        return (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and (self.low <= value <= self.high)
+        )
+
+
+class IntParam(Frozen):
+    type: Literal["int"] = "int"
+    low: int
+    high: int
+    log: bool = False
+    step: PositiveInt = 1
+
+    @model_validator(mode="after")
+    def _valid_range(self) -> IntParam:
+        _check_range(self.low, self.high, self.log, None if self.step == 1 else self.step)
+        return self
+
+    def contains(self, value: Any) -> bool:
+        return (
+            isinstance(value, int)
+            and not isinstance(value, bool)
+            and self.low <= value <= self.high
+            and (value - self.low) % self.step == 0
+        )
+
+
+class CategoricalParam(Frozen):
+    """A choice; with a mapping, each choice opens its own sub-space (a conditional branch):
+
+    model.backbone:
+      choices:
+        lstm: {model.backbone_params.hidden_size: {low: 32, high: 256, log: true}}
+        cnn: {model.backbone_params.dropout: {low: 0.0, high: 0.5}}
+    """
+
+    type: Literal["categorical"] = "categorical"
+    choices: list[Choice] | dict[str, dict[str, Param]]
+
+    @field_validator("choices")
+    @classmethod
+    def _non_empty_unique(cls, v: Any) -> Any:
+        keys = list(v) if isinstance(v, dict) else [repr(c) for c in v]
+        if not keys:
+            raise ValueError("at least one choice is needed, got none")
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"choices must be unique, got {list(v)}")
+        return v
+
+    @property
+    def values(self) -> list[Choice]:
+        return list(self.choices)
+
+    def branch(self, value: Choice) -> dict[str, Param]:
+        return self.choices.get(value, {}) if isinstance(self.choices, dict) else {}
+
+    def contains(self, value: Any) -> bool:
+        return value in self.values
+
+
+def _infer_param_type(value: Any) -> Any:
+    """`{low: 1e-5, high: 1e-2}` is a float, `{low: 1, high: 4}` an int, `{choices: ..}` a
+    categorical: the `type` key is needed only to say otherwise."""
+    if isinstance(value, dict) and "type" not in value:
+        if "choices" in value:
+            return {"type": "categorical", **value}
+        bounds = [value.get("low"), value.get("high"), value.get("step", 1)]
+        ints = all(isinstance(b, int) and not isinstance(b, bool) for b in bounds)
+        return {"type": "int" if ints else "float", **value}
+    return value
+
+
+Param = Annotated[FloatParam | IntParam | CategoricalParam, Field(discriminator="type")]
+CategoricalParam.model_rebuild()
+
+
+class SamplerSpec(Frozen):
+    name: Literal["tpe", "random", "cmaes", "gp", "grid"] = "tpe"
+    seed: int | None = 0
+    n_startup_trials: PositiveInt | None = Field(
+        None, description="random trials before the model-based sampler (tpe, gp, cmaes)"
+    )
+
+
+class PrunerSpec(Frozen):
+    name: Literal["none", "median", "percentile", "hyperband", "successive_halving"] = "median"
+    n_startup_trials: int = Field(3, ge=0, description="median/percentile: trials never pruned")
+    n_warmup_steps: int = Field(3, ge=0, description="median/percentile: epochs never pruned")
+    percentile: float = Field(25.0, gt=0, lt=100, description="percentile: keep the top p%")
+    min_resource: PositiveInt = Field(2, description="hyperband/halving: epochs before a cut")
+    reduction_factor: int = Field(3, ge=2, description="hyperband/halving: keep 1/factor")
+    patience: PositiveInt | None = Field(
+        None, description="patient pruning: prune only after this many epochs without progress"
+    )
+
+
+class SearchSpec(Frozen):
+    sampler: SamplerSpec = SamplerSpec()
+    pruner: PrunerSpec = PrunerSpec()
+    n_trials: PositiveInt = 20
+    timeout: float | None = Field(None, gt=0, description="seconds for the whole study")
+    metric: str | None = Field(
+        None,
+        description="validation metric: accuracy, macro_f1, loss (classification); "
+        "spearman, loss (regression). Default: accuracy / spearman",
+    )
+    direction: Literal["maximize", "minimize"] | None = Field(
+        None, description="default: minimize for loss, maximize otherwise"
+    )
+    space: dict[str, Param] = Field(default_factory=dict)
+
+    @field_validator("space", mode="before")
+    @classmethod
+    def _infer_types(cls, v: Any) -> Any:
+        return _infer_space_types(v)
+
+
+def _infer_space_types(space: Any) -> Any:
+    if not isinstance(space, dict):
+        return space
+    out = {}
+    for path, param in space.items():
+        param = _infer_param_type(param)
+        if isinstance(param, dict) and isinstance(param.get("choices"), dict):
+            param = {
+                **param,
+                "choices": {k: _infer_space_types(sub) for k, sub in param["choices"].items()},
+            }
+        out[path] = param
+    return out
+
+
+# ----------------------------------------------------------------------------- the spec
+
+
+class Spec(Frozen):
+    """One study: data, task, model, training, search, and the reference it is compared with."""
+
+    study: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="the study's name")
+    description: str = ""
+    data: DataSpec
+    task: TaskSpec
+    model: ModelSpec
+    training: TrainingSpec = TrainingSpec()
+    search: SearchSpec = SearchSpec()
+    reference: list[str] = Field(
+        default_factory=list, description="rows of the reference table this study is compared with"
+    )
+
+    @property
+    def metric(self) -> str:
+        if self.search.metric:
+            return self.search.metric
+        return "accuracy" if self.task.kind == "classification" else "spearman"
+
+    @property
+    def direction(self) -> str:
+        if self.search.direction:
+            return self.search.direction
+        return "minimize" if self.metric == "loss" else "maximize"
+
+    @property
+    def head(self) -> str:
+        return self.model.head or self.task.default_head
+
+
+METRICS = {
+    "classification": ("accuracy", "macro_f1", "loss"),
+    "regression": ("spearman", "loss"),
+}

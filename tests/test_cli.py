@@ -11,7 +11,10 @@ from sweep import __version__
 def sweep(*args, env=None):
     return subprocess.run(
         [sys.executable, "-m", "sweep", *map(str, args)],
-        capture_output=True, text=True, env=env, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
 
 
@@ -25,9 +28,15 @@ def test_summary_of_a_tiny_data_set(tiny_root):
     out = sweep("data", "summary", tiny_root)
     assert out.returncode == 0, out.stderr
     text = out.stdout
-    for expected in ("fma_genre (beat-synchronised", "fma_genre (full", "multitask (beat",
-                     "multitask (full", "dropped 4 tracks (train: Soundtrack 4)",
-                     "official test set", "test carved from train"):
+    for expected in (
+        "fma_genre (beat-synchronised",
+        "fma_genre (full",
+        "multitask (beat",
+        "multitask (full",
+        "dropped 4 tracks (train: Soundtrack 4)",
+        "official test set",
+        "test carved from train",
+    ):
         assert expected in text, expected
     assert "cache built" in text
     assert "cache hit" in sweep("data", "summary", tiny_root, "--beat").stdout
@@ -37,8 +46,11 @@ def test_summary_of_a_tiny_data_set(tiny_root):
     "args, message",
     [
         (["data", "summary", "{root}/nowhere"], "nowhere: data root not found"),
-        (["data", "summary", "{root}", "--dataset", "fma_genr"],
-         "Unknown dataset 'fma_genr'. Available: fma_genre, multitask. Did you mean 'fma_genre'?"),
+        (
+            ["data", "summary", "{root}", "--dataset", "fma_genr"],
+            "Unknown dataset 'fma_genr'. Available: fma_genre, multitask. "
+            "Did you mean 'fma_genre'?",
+        ),
         (["data", "summary", "{root}", "--features", "mell"], "Did you mean 'mel'?"),
         (["data", "summary", "{root}/fma_genre_spectrograms"], "no data set folder"),
         (["components", "backbone"], "unknown component kind 'backbone'"),
@@ -77,6 +89,8 @@ def test_components_lists_docs_and_parameters():
 def test_cache_command_shows_and_clears(tiny_root, isolated_cache):
     sweep("data", "summary", tiny_root, "--beat")
     out = sweep("data", "cache")
-    assert str(isolated_cache) in out.stdout and "3 entries" in out.stdout  # train+test beat genre, multitask train
+    assert (
+        str(isolated_cache) in out.stdout and "3 entries" in out.stdout
+    )  # train+test beat genre, multitask train
     assert "MiB freed" in sweep("data", "cache", "--clear").stdout
     assert "0 entries" in sweep("data", "cache").stdout

@@ -24,8 +24,7 @@ def test_genre_beat_counts_classes_and_label_name_variants(emotify):
     assert (len(data.train), len(data.validation), len(data.test())) == (256, 64, 80)
     assert np.bincount(data.test().targets).tolist() == [20, 20, 20, 20]
     assert np.bincount(data.validation.targets).tolist() == [16, 16, 16, 16]  # stratified
-    lengths = np.concatenate([s.tracks.lengths for s in (data.train, data.validation,
-                                                         data.test())])
+    lengths = np.concatenate([s.tracks.lengths for s in (data.train, data.validation, data.test())])
     assert lengths.min() == 4 and lengths.max() == 96  # as the data's README says
     assert data.report.skipped == {}
 
@@ -50,7 +49,7 @@ def test_without_the_merge_the_label_names_are_the_classes(emotify):
 def test_multitask_labelled_rows_and_unlabelled_test(emotify, beat, n):
     source = datasets.build("multitask", root=emotify, beat=beat)
     assert source.parts["train"].targets.shape == (n, 3)
-    assert 0 <= source.parts["train"].targets.min() and source.parts["train"].targets.max() <= 1
+    assert source.parts["train"].targets.min() >= 0 and source.parts["train"].targets.max() <= 1
     assert not source.has_test_labels
     assert len(layout.index_tracks(source.parts["test"].folder)) == {320: 80, 48: 12}[n]
     data = prepare(DataSpec(dataset="multitask", root=emotify, beat=beat))
@@ -60,8 +59,7 @@ def test_multitask_labelled_rows_and_unlabelled_test(emotify, beat, n):
 
 def test_same_track_same_array_in_every_folder(emotify):
     genre = prepare(DataSpec(dataset="fma_genre", root=emotify, normalization="none"))
-    multi = prepare(DataSpec(dataset="multitask", root=emotify, normalization="none",
-                             split_seed=5))
+    multi = prepare(DataSpec(dataset="multitask", root=emotify, normalization="none", split_seed=5))
     tid = genre.train.ids[0]
     g = genre.train.tracks.track(0)
     for split in (multi.train, multi.validation, multi.test()):

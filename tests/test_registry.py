@@ -20,7 +20,7 @@ def test_register_returns_the_factory_and_refuses_duplicates():
     with pytest.raises(RegistryError, match=r"thing 'a' is already registered by .*make_a"):
         things.register("a")(lambda: 0)
     info = things.info("a")
-    assert info.summary == "Makes an a." and info.signature == "(size: int = 3) -> int"
+    assert info.summary == "Makes an a." and info.signature == "(size: int = 3)"
 
 
 def test_unknown_names_list_what_exists_and_suggest_the_closest():
@@ -38,7 +38,9 @@ def test_builtin_components_are_registered():
 
 
 def _fake_entry_points(monkeypatch, *eps):
-    monkeypatch.setattr(registry, "entry_points", lambda group: [e for e in eps if e.group == group])
+    monkeypatch.setattr(
+        registry, "entry_points", lambda group: [e for e in eps if e.group == group]
+    )
 
 
 def test_plugins_are_listed_and_imported_only_when_asked_for(monkeypatch, tmp_path):
@@ -58,8 +60,11 @@ def test_plugins_are_listed_and_imported_only_when_asked_for(monkeypatch, tmp_pa
     _fake_entry_points(monkeypatch, broken, good)
     assert {"broken", "low_mel"} <= set(registry.feature_sets.names())  # listed, not imported
     assert registry.feature_sets.build("low_mel").n_features == 32
-    with pytest.raises(SweepError, match=r"plugin 'features.broken' .* failed to load: "
-                                         r"ModuleNotFoundError"):
+    with pytest.raises(
+        SweepError,
+        match=r"plugin 'features.broken' .* failed to load: "
+        r"ModuleNotFoundError",
+    ):
         registry.feature_sets.get("broken")
     assert registry.feature_sets.build("mel").n_features == 128  # the rest still works
 

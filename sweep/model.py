@@ -1,0 +1,180 @@
+"""A model is a registered backbone and a registered head, composed by `build_model`.
+
+The contract every component follows (the conformance tests check it for each one
+registered):
+
+- A backbone factory takes `n_features` first (the engine infers it from the data), then
+  JSON-able parameters with defaults. The module it returns has an int `out_features` and
+  `forward(x, lengths)`: x is (B, T, n_features) float32, padded at the end of time, and
+  lengths is (B,) int64 on the CPU; it returns (B, out_features). Frames at t >= length never
+  change the output.
+- A head factory takes `(in_features, n_outputs, ...)`. The module it returns has a class
+  attribute `task` ("classification" or "regression"), `forward(embedding) -> outputs`,
+  `loss(outputs, targets) -> scalar` and `predict(outputs)`: class probabilities (B, C) or
+  values (B, K).
+
+The checks at the end of this module are shared by the built-in components, and are there
+for plugin authors too, so that every component words its errors the same way.
+"""
+
+from __future__ import annotations
+
+import inspect
+import numbers
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from sweep.registry import backbones, heads
+
+
+class SpectrogramModel(nn.Module):
+    """A backbone that embeds variable-length spectrograms and a head that reads the embedding.
+
+    Args:
+        backbone: Maps (x (B, T, F), lengths (B,)) to (B, D) embeddings.
+        head: Maps (B, D) embeddings to outputs; knows its loss and predictions.
+    """
+
+    def __init__(self, backbone: nn.Module, head: nn.Module) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.head = head
+
+    @property
+    def task(self) -> str:
+        """The head's task: "classification" or "regression"."""
+        return self.head.task
+
+    def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
+        return self.head(self.backbone(x, lengths))
+
+    def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        return self.head.loss(outputs, targets)
+
+    @torch.no_grad()
+    def predict(self, x: Tensor, lengths: Tensor) -> Tensor:
+        """Class probabilities (B, C) or values (B, K). The caller chooses eval or train mode."""
+        return self.head.predict(self(x, lengths))
+
+
+def build_model(
+    backbone: str,
+    head: str,
+    n_features: int,
+    n_outputs: int,
+    backbone_params: dict[str, Any],
+    head_params: dict[str, Any],
+) -> SpectrogramModel:
+    """The registered backbone and head, built with their parameters and composed.
+
+    Args:
+        backbone: A registered backbone name, e.g. "lstm".
+        head: A registered head name, e.g. "classifier".
+        n_features: Features per frame in the data (F of (B, T, F)).
+        n_outputs: Classes (classification) or targets (regression).
+        backbone_params: Backbone parameters other than `n_features`.
+        head_params: Head parameters other than `in_features` and `n_outputs`.
+
+    Raises:
+        RegistryError: An unknown backbone or head name.
+        ValueError: A parameter the component does not take, or a value it refuses.
+    """
+    backbone_factory = backbones.get(backbone)
+    _check_params("backbone", backbone, backbone_factory, ("n_features",), backbone_params)
+    net = backbone_factory(n_features=n_features, **backbone_params)
+    head_factory = heads.get(head)
+    _check_params("head", head, head_factory, ("in_features", "n_outputs"), head_params)
+    top = head_factory(in_features=net.out_features, n_outputs=n_outputs, **head_params)
+    return SpectrogramModel(net, top)
+
+
+def _check_params(
+    kind: str,
+    name: str,
+    factory: Callable[..., Any],
+    given_by_engine: tuple[str, ...],
+    params: dict[str, Any],
+) -> None:
+    """A parameter the factory does not take, or one the engine sets, is a ValueError here,
+    not a TypeError from deep inside the call."""
+    signature = inspect.signature(factory)
+    for param in params:
+        if param in given_by_engine:
+            raise ValueError(
+                f"{kind} {name!r}: {param} is set by build_model (from the data or the "
+                f"backbone), not by parameters, but got {param}={params[param]!r}"
+            )
+    try:
+        signature.bind(**dict.fromkeys(given_by_engine), **params)
+    except TypeError as e:
+        settable = [p for p in signature.parameters if p not in given_by_engine]
+        raise ValueError(f"{kind} {name!r}: {e} (it takes: {', '.join(settable)})") from e
+
+
+def count_parameters(model: nn.Module) -> int:
+    """The number of trainable values (parameters that require grad)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+# Checks shared by components: the rule, then the value received.
+
+
+def is_integer(value: object) -> bool:
+    """An int or numpy integer, but not a bool (True is not a size)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def check_positive(name: str, value: int) -> None:
+    """`value` must be an integer >= 1."""
+    if not is_integer(value) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, but got {name}={value!r}")
+
+
+def check_sizes(name: str, values: Sequence[int]) -> None:
+    """`values` must be a non-empty list or tuple of integers >= 1."""
+    if (
+        not isinstance(values, (list, tuple))
+        or not values
+        or any(not is_integer(v) or v < 1 for v in values)
+    ):
+        raise ValueError(
+            f"{name} must be a non-empty list of positive integers, but got {name}={values!r}"
+        )
+
+
+def check_dropout(value: float, name: str = "dropout") -> None:
+    """`value` must be a probability in [0, 1): 1 would drop everything."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
+        raise ValueError(f"`0 <= {name} < 1` must hold, but got {name}={value!r}")
+
+
+def check_choice(name: str, value: str, choices: Sequence[str]) -> None:
+    """`value` must be one of `choices`."""
+    if value not in choices:
+        raise ValueError(
+            f"{name} must be one of {', '.join(map(repr, choices))}, but got {name}={value!r}"
+        )
+
+
+def check_batch(x: Tensor, lengths: Tensor, n_features: int) -> None:
+    """A backbone's input: x (B, T, n_features) and lengths (B,) with 1 <= length <= T."""
+    if x.dim() != 3 or x.shape[2] != n_features:
+        raise ValueError(f"x must be (B, T, {n_features}), but got shape {tuple(x.shape)}")
+    if lengths.shape != (x.shape[0],):
+        raise ValueError(
+            f"lengths must be ({x.shape[0]},) for x of shape {tuple(x.shape)}, "
+            f"but got shape {tuple(lengths.shape)}"
+        )
+    low, high = int(lengths.min()), int(lengths.max())
+    if low < 1 or high > x.shape[1]:
+        raise ValueError(
+            f"`1 <= length <= T={x.shape[1]}` must hold, but got lengths from {low} to {high}"
+        )
+
+
+def valid_steps(lengths: Tensor, steps: int, device: torch.device) -> Tensor:
+    """(B, steps) bool: True where t < length, the frames that belong to the track."""
+    return torch.arange(steps, device=device) < lengths.to(device)[:, None]

@@ -1,0 +1,79 @@
+"""The live view of a running study: trial i/N, epoch, current and best metric, pruned count.
+
+On a terminal it is one status line redrawn in place, with a line printed per finished trial;
+piped to a file or CI log, only the per-trial lines are printed.
+"""
+
+from __future__ import annotations
+
+import optuna
+from rich.console import Console
+from rich.status import Status
+
+from sweep.train import EpochRecord
+
+STATES = optuna.trial.TrialState
+
+
+class StudyProgress:
+    def __init__(self, console: Console, metric: str, max_epochs: int) -> None:
+        self.console = console
+        self.metric = metric
+        self.max_epochs = max_epochs
+        self.status: Status | None = None
+        self.budget = 0
+        self.study: optuna.Study | None = None
+
+    def start(self, study: optuna.Study, budget: int) -> None:
+        self.study, self.budget = study, budget
+        done = self._count(STATES.COMPLETE, STATES.PRUNED)
+        if done:
+            self.console.print(
+                f"Continuing study {study.study_name!r}: {done} of {budget} "
+                f"trials already finished."
+            )
+        if self.console.is_terminal:
+            self.status = Status("starting", console=self.console)
+            self.status.start()
+
+    def stop(self) -> None:
+        if self.status is not None:
+            self.status.stop()
+            self.status = None
+
+    def epoch(self, number: int, record: EpochRecord, value: float) -> None:
+        if self.status is None:
+            return
+        self.status.update(
+            f"trial {self._position(number)}/{self.budget}  epoch {record.epoch}/"
+            f"{self.max_epochs}  {self.metric} {value:.4f}  best {self._best()}  "
+            f"pruned {self._count(STATES.PRUNED)}  failed {self._count(STATES.FAIL)}"
+        )
+
+    def trial_finished(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        tag = " (reference)" if trial.user_attrs.get("reference") else ""
+        value = "" if trial.value is None else f" {self.metric} {trial.value:.4f}"
+        reason = trial.user_attrs.get("reason", "")
+        epochs = trial.user_attrs.get("epochs") or len(trial.intermediate_values)
+        seconds = trial.user_attrs.get("wall_seconds", 0.0)
+        self.console.print(
+            f"trial {trial.number}{tag}: {trial.state.name.lower()}{value} after {epochs} "
+            f"epochs, {seconds:.0f} s{f' ({reason})' if reason and trial.value is None else ''}"
+            f"  | best {self._best()}, pruned {self._count(STATES.PRUNED)}"
+        )
+
+    def _best(self) -> str:
+        try:
+            best = self.study.best_trial
+        except (ValueError, AttributeError):
+            return "-"
+        return f"{best.value:.4f} (trial {best.number})"
+
+    def _count(self, *states: optuna.trial.TrialState) -> int:
+        return (
+            0 if self.study is None else len(self.study.get_trials(deepcopy=False, states=states))
+        )
+
+    def _position(self, number: int) -> int:
+        finished = self._count(STATES.COMPLETE, STATES.PRUNED)
+        return min(finished + 1, self.budget)

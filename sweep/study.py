@@ -1,0 +1,402 @@
+"""An Optuna study per spec: storage, sampler, pruner, the reference trial, the trials' records.
+
+    outcome = run_study(spec, results=Path("results"), n_trials=20)
+
+Layout of `results/<study>/`:
+    optuna.journal      the study (Optuna's journal file storage, unless --storage is given)
+    spec.yaml           the spec as run, every default filled in
+    environment.json    package versions, git revision, machine
+    split.json          the track ids of every split
+    trials/<n>/         config.yaml (the trial's resolved spec), curves.json, checkpoint.pt
+    test.json           the best and the reference trial, evaluated once on the test split
+
+Running a spec again continues its study: completed trials are kept, never redone, and the
+trial budget counts for the whole study.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import optuna
+import torch
+import yaml
+
+from sweep import space
+from sweep.data import PreparedData, prepare
+from sweep.errors import SpecError, SweepError
+from sweep.metrics import evaluation_report
+from sweep.model import build_model
+from sweep.spec import DataSpec, SamplerSpec, Spec
+from sweep.train import Diverged, EpochRecord, FitResult, fit, pick_device, predict
+
+CHECKPOINT_FORMAT = 1
+FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+
+
+class TrialFailed(Exception):
+    """A trial that could not run to the end (out of memory...): recorded, the study goes on."""
+
+
+@dataclass
+class StudyOutcome:
+    study: optuna.Study
+    folder: Path
+    test: dict[str, Any] = field(default_factory=dict)  # "best"/"reference" -> report
+
+
+# ----------------------------------------------------------------------------- the study
+
+
+def study_folder(results: Path, spec: Spec) -> Path:
+    return Path(results) / spec.study
+
+
+def open_study(spec: Spec, folder: Path, storage: str | None = None) -> optuna.Study:
+    """Create the spec's study, or load it to continue; refuses a study of another spec."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if storage is None:
+        backend = optuna.storages.journal.JournalFileBackend(str(folder / "optuna.journal"))
+        storage_obj: Any = optuna.storages.JournalStorage(backend)
+    else:
+        storage_obj = storage
+    fingerprint = _fingerprint(spec)
+    try:
+        existing = optuna.load_study(study_name=spec.study, storage=storage_obj)
+    except KeyError:
+        existing = None
+    except Exception as e:  # a wrong URL, a server not running, a missing driver...
+        raise SweepError(f"storage {storage or folder}: {type(e).__name__}: {e}") from e
+    if existing is not None:
+        before = existing.user_attrs.get("spec_fingerprint")
+        if before is not None and before != fingerprint:
+            raise SpecError(
+                f"study {spec.study!r} in {storage or folder} was run with a different spec; "
+                f"continuing it would mix configurations (give the study another name, or use "
+                f"another --results folder)"
+            )
+    study = optuna.create_study(
+        study_name=spec.study,
+        storage=storage_obj,
+        direction=spec.direction,
+        sampler=make_sampler(spec.search.sampler, spec, len(existing.trials) if existing else 0),
+        pruner=make_pruner(spec),
+        load_if_exists=True,
+    )
+    study.set_user_attr("spec_fingerprint", fingerprint)
+    study.set_user_attr("metric", spec.metric)
+    return study
+
+
+def _fingerprint(spec: Spec) -> str:
+    """What makes two runs the same study: the spec without its budget."""
+    raw = spec.model_dump(mode="json")
+    raw["search"].pop("n_trials")
+    raw["search"].pop("timeout")
+    raw["data"].pop("root")  # the same data may live in another folder on another machine
+    return json.dumps(raw, sort_keys=True)
+
+
+def make_sampler(sampler: SamplerSpec, spec: Spec, offset: int = 0) -> optuna.samplers.BaseSampler:
+    """The spec's sampler. A continued study seeds it past the trials it already has, so
+    it does not replay the random start of the first run."""
+    seed = None if sampler.seed is None else sampler.seed + offset
+    startup = (
+        {} if sampler.n_startup_trials is None else {"n_startup_trials": sampler.n_startup_trials}
+    )
+    if sampler.name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, **startup)
+    if sampler.name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if sampler.name == "cmaes":
+        return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False, **startup)
+    if sampler.name == "gp":
+        return optuna.samplers.GPSampler(seed=seed, **startup)
+    grid = {path: grid_values(param) for path, param in space.active_params(spec.search.space, {})}
+    return optuna.samplers.GridSampler(grid, seed=seed)
+
+
+def grid_values(param) -> list:
+    if isinstance(param, space.CategoricalParam):
+        return [space.encode(v) for v in param.values]
+    step = param.step
+    n = int(round((param.high - param.low) / step)) + 1
+    return [param.low + i * step for i in range(n)]
+
+
+def make_pruner(spec: Spec) -> optuna.pruners.BasePruner:
+    p = spec.search.pruner
+    pruner: optuna.pruners.BasePruner
+    if p.name == "none":
+        return optuna.pruners.NopPruner()
+    if p.name == "median":
+        pruner = optuna.pruners.MedianPruner(p.n_startup_trials, p.n_warmup_steps)
+    elif p.name == "percentile":
+        pruner = optuna.pruners.PercentilePruner(p.percentile, p.n_startup_trials, p.n_warmup_steps)
+    elif p.name == "hyperband":
+        pruner = optuna.pruners.HyperbandPruner(
+            p.min_resource, spec.training.max_epochs, p.reduction_factor
+        )
+    else:
+        pruner = optuna.pruners.SuccessiveHalvingPruner(p.min_resource, p.reduction_factor)
+    return optuna.pruners.PatientPruner(pruner, p.patience) if p.patience else pruner
+
+
+def enqueue_reference(study: optuna.Study, spec: Spec) -> None:
+    """The spec's own configuration is the study's first trial, tagged, exactly once."""
+    if any(t.user_attrs.get("reference") for t in study.trials):
+        return
+    values = space.reference_params(spec)
+    study.enqueue_trial(space.enqueue_form(spec, values), user_attrs={"reference": True})
+
+
+# ----------------------------------------------------------------------------- trials
+
+
+class Objective:
+    """Trains one trial's configuration; records its curves and best weights."""
+
+    def __init__(self, spec: Spec, folder: Path, on_epoch: Callable | None = None) -> None:
+        self.spec = spec
+        self.folder = folder
+        self.on_epoch = on_epoch  # progress display: (trial number, record, value)
+        self._data: dict[str, PreparedData] = {}
+
+    def data_for(self, data_spec: DataSpec) -> PreparedData:
+        key = data_spec.model_dump_json()
+        if key not in self._data:  # one load per distinct data configuration, not per trial
+            self._data[key] = prepare(data_spec)
+        return self._data[key]
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        started = time.perf_counter()
+        resolved = space.apply(self.spec, space.suggest(trial, self.spec.search.space))
+        data = self.data_for(resolved.data)
+        check_task(resolved, data)
+        trial_dir = self.folder / "trials" / str(trial.number)
+        trial_dir.mkdir(parents=True, exist_ok=True)
+        (trial_dir / "config.yaml").write_text(spec_yaml(resolved))
+        model = build(resolved, data)
+
+        curves: list[dict] = []  # written whatever the outcome, pruned trials' too
+
+        def report(record: EpochRecord, value: float) -> None:
+            curves.append(vars(record))
+            trial.report(value, record.epoch)
+            if self.on_epoch is not None:
+                self.on_epoch(trial.number, record, value)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned at epoch {record.epoch}")
+
+        try:
+            result = fit(
+                model, data, resolved.training, resolved.metric, resolved.direction, on_epoch=report
+            )
+        except optuna.TrialPruned:
+            trial.set_user_attr("reason", "pruned by the pruner")
+            raise
+        except Diverged as e:
+            trial.set_user_attr("reason", f"diverged: {e}")
+            raise optuna.TrialPruned(str(e)) from e
+        except (torch.OutOfMemoryError, MemoryError) as e:
+            trial.set_user_attr("reason", f"out of memory: {str(e).splitlines()[0][:200]}")
+            raise TrialFailed(str(e)) from e
+        finally:
+            trial.set_user_attr("wall_seconds", time.perf_counter() - started)
+            (trial_dir / "curves.json").write_text(json.dumps(curves, indent=1))
+        save_checkpoint(trial_dir / "checkpoint.pt", resolved, data, model, result)
+        trial.set_user_attr("best_epoch", result.best_epoch)
+        trial.set_user_attr("epochs", len(result.history))
+        trial.set_user_attr("stopped_early", result.stopped_early)
+        return result.best_value
+
+
+def check_task(spec: Spec, data: PreparedData) -> None:
+    wanted = "classification" if spec.task.kind == "classification" else "regression"
+    if data.task != wanted:
+        raise SpecError(
+            f"task.kind {spec.task.kind!r} needs a {wanted} data set, but "
+            f"{spec.data.dataset!r} is {data.task}"
+        )
+
+
+def n_outputs(data: PreparedData) -> int:
+    return len(data.class_names) if data.task == "classification" else len(data.target_names)
+
+
+def build(spec: Spec, data: PreparedData) -> torch.nn.Module:
+    model = build_model(
+        spec.model.backbone,
+        spec.head,
+        data.n_features,
+        n_outputs(data),
+        spec.model.backbone_params,
+        spec.model.head_params,
+    )
+    head_task = getattr(model.head, "task", None)
+    wanted = "classification" if spec.task.kind == "classification" else "regression"
+    if head_task is not None and head_task != wanted:
+        raise SpecError(
+            f"model.head {spec.head!r} is a {head_task} head, but task.kind is {spec.task.kind!r}"
+        )
+    return model
+
+
+def spec_yaml(spec: Spec) -> str:
+    return yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False)
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+
+def save_checkpoint(
+    path: Path, spec: Spec, data: PreparedData, model: torch.nn.Module, result: FitResult
+) -> None:
+    """Best weights plus everything needed to rebuild and feed the model without the spec."""
+    torch.save(
+        {
+            "format": CHECKPOINT_FORMAT,
+            "spec": spec.model_dump(mode="json"),
+            "state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
+            "n_features": data.n_features,
+            "n_outputs": n_outputs(data),
+            "class_names": list(data.class_names),
+            "target_names": list(data.target_names),
+            "mean": None if data.mean is None else data.mean.tolist(),
+            "std": None if data.std is None else data.std.tolist(),
+            "best_epoch": result.best_epoch,
+            "best_value": result.best_value,
+        },
+        path,
+    )
+
+
+def load_checkpoint(path: Path) -> tuple[torch.nn.Module, dict]:
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError as e:
+        raise SweepError(f"{path}: checkpoint not found") from e
+    except Exception as e:
+        raise SweepError(f"{path}: not a sweep checkpoint ({type(e).__name__}: {e})") from e
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise SweepError(f"{path}: not a sweep checkpoint of format {CHECKPOINT_FORMAT}")
+    spec = Spec.model_validate(ckpt["spec"])
+    model = build_model(
+        spec.model.backbone,
+        spec.head,
+        ckpt["n_features"],
+        ckpt["n_outputs"],
+        spec.model.backbone_params,
+        spec.model.head_params,
+    )
+    model.load_state_dict(ckpt["state_dict"])
+    return model, ckpt
+
+
+# ----------------------------------------------------------------------------- the run
+
+
+def run_study(
+    spec: Spec,
+    results: Path,
+    n_trials: int | None = None,
+    timeout: float | None = None,
+    storage: str | None = None,
+    progress: Any = None,
+) -> StudyOutcome:
+    """Run (or continue) the spec's study, then evaluate the best and reference trials."""
+    folder = study_folder(results, spec)
+    study = open_study(spec, folder, storage)
+    (folder / "spec.yaml").write_text(spec_yaml(spec))
+    (folder / "environment.json").write_text(json.dumps(environment(), indent=1))
+    enqueue_reference(study, spec)
+
+    budget = n_trials or spec.search.n_trials
+    done = sum(t.state in FINISHED for t in study.trials)
+    objective = Objective(spec, folder, on_epoch=progress.epoch if progress else None)
+    if done < budget:
+        callbacks = [optuna.study.MaxTrialsCallback(budget, states=FINISHED)]
+        if progress is not None:
+            progress.start(study, budget)
+            callbacks.append(progress.trial_finished)
+        study.optimize(
+            objective,
+            n_trials=budget - done,
+            timeout=timeout or spec.search.timeout,
+            catch=(TrialFailed,),
+            callbacks=callbacks,
+        )
+    outcome = StudyOutcome(study, folder)
+    data = objective.data_for(spec.data)
+    (folder / "split.json").write_text(json.dumps(data.split_record(), indent=1))
+    outcome.test = evaluate_on_test(study, folder, data, spec)
+    return outcome
+
+
+def evaluate_on_test(
+    study: optuna.Study, folder: Path, data: PreparedData, spec: Spec
+) -> dict[str, Any]:
+    """The best and the reference trial, each evaluated once on the test split."""
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if not complete:
+        return {}
+    chosen = {"best": study.best_trial}
+    reference = [t for t in complete if t.user_attrs.get("reference")]
+    if reference:
+        chosen["reference"] = reference[0]
+    path = folder / "test.json"
+    stored = json.loads(path.read_text()) if path.is_file() else {}
+    test = data.test()
+    device = pick_device(spec.training.device)
+    report = {}
+    for role, trial in chosen.items():
+        if stored.get(role, {}).get("trial") == trial.number:  # evaluated once, never again
+            report[role] = stored[role]
+            continue
+        model, ckpt = load_checkpoint(folder / "trials" / str(trial.number) / "checkpoint.pt")
+        model.to(device)
+        outputs, _ = predict(model, data, test, spec.training.batch_size, device)
+        names = data.class_names if data.task == "classification" else data.target_names
+        report[role] = {
+            "trial": trial.number,
+            "validation": trial.value,
+            "params": trial.params,
+            **evaluation_report(data.task, outputs, test.targets, names),
+        }
+    path.write_text(json.dumps(report, indent=1))
+    return report
+
+
+def environment() -> dict[str, Any]:
+    packages = {}
+    for name in ("sweep", "torch", "optuna", "numpy", "scikit-learn", "scipy", "pydantic"):
+        try:
+            packages[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            packages[name] = None
+    try:
+        here = Path(__file__).resolve().parent
+        revision = (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5
+            ).stdout.strip()
+            or None
+        )
+    except (OSError, subprocess.SubprocessError):
+        revision = None
+    return {
+        "packages": packages,
+        "git_revision": revision,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": torch.get_num_threads(),
+        "cuda": torch.cuda.is_available(),
+    }

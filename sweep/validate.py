@@ -1,0 +1,227 @@
+"""The checks a spec needs beyond its schema, none of which trains anything.
+
+Registry names exist; component parameters fit the component's signature; every search
+path names a parameter that exists (for the backbone of its branch); the reference
+configuration lies inside the space; the grid sampler gets a finite space; reference rows
+exist. Each problem is located in the spec file, like a schema error.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from sweep.errors import SweepError
+from sweep.references import reference_table
+from sweep.registry import Registry, backbones, datasets, feature_sets, heads
+from sweep.space import active_params, reference_params
+from sweep.spec import METRICS, CategoricalParam, FloatParam, Param, Spec, TrainingSpec
+from sweep.specfile import Problem, SpecProblems, SpecSource
+
+# Fields a search may set. The split (fractions, seed, file) is not searchable: trials
+# must be compared on the same validation tracks.
+SEARCHABLE_DATA = ("features", "beat", "normalization", "max_length", "crop_frames")
+SEARCHABLE_TRAINING = tuple(f for f in TrainingSpec.model_fields if f not in ("device", "threads"))
+# Arguments the engine passes itself, inferred from the data.
+ENGINE_ARGS = {
+    "backbone": ("n_features",),
+    "head": ("in_features", "n_outputs"),
+    "dataset": ("root", "beat"),
+}
+
+
+def check_spec(spec: Spec, source: SpecSource) -> None:
+    """Raise SpecProblems listing everything wrong with a schema-valid spec."""
+    problems = list(_problems(spec, source))
+    if problems:
+        raise SpecProblems(problems)
+
+
+def _problems(spec: Spec, source: SpecSource):
+    def at(path: tuple, message: str, field: str | None = None) -> Problem:
+        return Problem(source.where(path), field or ".".join(map(str, path)), message)
+
+    for registry, name, path in (
+        (datasets, spec.data.dataset, ("data", "dataset")),
+        (feature_sets, spec.data.features, ("data", "features")),
+        (backbones, spec.model.backbone, ("model", "backbone")),
+        (heads, spec.head, ("model", "head")),
+    ):
+        if (message := _unknown(registry, name)) is not None:
+            yield at(path, message)
+            return  # the checks below need the components
+
+    allowed = METRICS["classification" if spec.task.kind == "classification" else "regression"]
+    if spec.metric not in allowed:
+        yield at(
+            ("search", "metric"),
+            f"for {spec.task.kind} the metric must be one of "
+            f"{', '.join(allowed)}, got {spec.metric!r}",
+        )
+
+    yield from (
+        at(("data", "options"), m)
+        for m in _bind("dataset", datasets, spec.data.dataset, spec.data.options)
+    )
+    yield from (
+        at(("model", "backbone_params"), m)
+        for m in _bind("backbone", backbones, spec.model.backbone, spec.model.backbone_params)
+    )
+    yield from (
+        at(("model", "head_params"), m)
+        for m in _bind("head", heads, spec.head, spec.model.head_params)
+    )
+
+    space_path = ("search", "space")
+    space_problems = list(
+        _check_space(spec, spec.search.space, spec.model.backbone, spec.head, space_path, at)
+    )
+    if space_problems:
+        yield from space_problems
+        return  # the reference cannot be placed in a space with paths that do not exist
+
+    reference = reference_params(spec)
+    for path, param in active_params(spec.search.space, reference):
+        value = reference[path]
+        if value is inspect.Parameter.empty:
+            yield at(
+                (*space_path, path),
+                "the reference configuration sets no value here and the component has no default",
+                field=f"search.space.{path}",
+            )
+        elif not param.contains(value):
+            yield at(
+                (*space_path, path),
+                f"the reference configuration must lie inside the "
+                f"space ({_describe(param)}), got {value!r}",
+                field=f"search.space.{path}",
+            )
+
+    if spec.search.sampler.name == "grid":
+        for path, param in active_params(spec.search.space, {}):
+            if isinstance(param, FloatParam) and param.step is None:
+                yield at(
+                    (*space_path, path),
+                    "the grid sampler needs a step for every float, got none",
+                    field=f"search.space.{path}",
+                )
+            if isinstance(param, CategoricalParam) and isinstance(param.choices, dict):
+                yield at(
+                    (*space_path, path),
+                    "the grid sampler cannot follow conditional branches",
+                    field=f"search.space.{path}",
+                )
+
+    table = reference_table()
+    for i, name in enumerate(spec.reference):
+        if name not in table:
+            yield at(("reference", i), _unknown_name("reference row", name, list(table)))
+
+
+def _check_space(spec, space: dict[str, Param], backbone: str, head: str, base: tuple, at):
+    for path, param in space.items():
+        where = (*base, path)
+        field = ".".join(map(str, where))
+        section, _, rest = path.partition(".")
+        choices = param.values if isinstance(param, CategoricalParam) else None
+        if path in ("model.backbone", "model.head"):
+            registry = backbones if path == "model.backbone" else heads
+            if choices is None:
+                yield at(where, "must be a categorical choice of registered names", field)
+                continue
+            for choice in choices:
+                if (message := _unknown(registry, str(choice))) is not None:
+                    yield at(where, message, field)
+        elif section == "model" and rest.startswith(("backbone_params.", "head_params.")):
+            kind, _, name = rest.partition(".")
+            registry, component, role = (
+                (backbones, backbone, "backbone")
+                if kind == "backbone_params"
+                else (heads, head, "head")
+            )
+            if name in ENGINE_ARGS[role] or name not in _parameters(registry, component):
+                yield at(
+                    where,
+                    f"{role} {component!r} has no parameter {name!r} "
+                    f"(it has: {', '.join(_settable(registry, component, role))})",
+                    field,
+                )
+        elif section == "data" and rest.startswith("options."):
+            name = rest.removeprefix("options.")
+            if name in ENGINE_ARGS["dataset"] or name not in _parameters(
+                datasets, spec.data.dataset
+            ):
+                yield at(where, f"dataset {spec.data.dataset!r} has no option {name!r}", field)
+        elif section == "data" and rest not in SEARCHABLE_DATA:
+            yield at(
+                where,
+                f"searchable data fields are {', '.join(SEARCHABLE_DATA)} and "
+                f"data.options.*, got {path!r}",
+                field,
+            )
+        elif section == "training" and rest not in SEARCHABLE_TRAINING:
+            yield at(
+                where,
+                f"searchable training fields are {', '.join(SEARCHABLE_TRAINING)}, got {path!r}",
+                field,
+            )
+        elif section not in ("data", "training", "model"):
+            yield at(
+                where, f"a search path starts with data., training. or model., got {path!r}", field
+            )
+        if isinstance(param, CategoricalParam) and isinstance(param.choices, dict):
+            for choice, branch in param.choices.items():
+                yield from _check_space(
+                    spec,
+                    branch,
+                    choice if path == "model.backbone" else backbone,
+                    choice if path == "model.head" else head,
+                    (*where, "choices", choice),
+                    at,
+                )
+
+
+def _unknown(registry: Registry, name: str) -> str | None:
+    try:
+        registry.get(name)
+    except SweepError as e:
+        return str(e)
+    return None
+
+
+def _unknown_name(kind: str, name: str, known: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return f"unknown {kind} {name!r}.{hint}"
+
+
+def _parameters(registry: Registry, name: str) -> dict[str, inspect.Parameter]:
+    try:
+        return dict(inspect.signature(registry.get(name)).parameters)
+    except SweepError:
+        return {}
+
+
+def _settable(registry: Registry, name: str, role: str) -> list[str]:
+    return [p for p in _parameters(registry, name) if p not in ENGINE_ARGS[role]]
+
+
+def _bind(role: str, registry: Registry, name: str, params: dict[str, Any]):
+    """Messages for parameters that do not fit the component's signature."""
+    signature = inspect.signature(registry.get(name))
+    engine = {arg: None for arg in ENGINE_ARGS[role]}
+    for arg in ENGINE_ARGS[role]:
+        if arg in params:
+            yield f"{arg!r} is set by sweep from the data, not in the spec"
+    try:
+        signature.bind(**{**engine, **params})
+    except TypeError as e:
+        yield f"{e} ({role} {name!r} takes: {', '.join(_settable(registry, name, role))})"
+
+
+def _describe(param: Param) -> str:
+    if isinstance(param, CategoricalParam):
+        return f"choices {param.values}"
+    return f"[{param.low}, {param.high}]" + (" log" if param.log else "")

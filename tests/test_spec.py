@@ -1,0 +1,211 @@
+"""Specs: schema errors located in the file, --set overrides, semantic checks, defaults."""
+
+import textwrap
+
+import pytest
+
+from sweep.errors import SpecError
+from sweep.specfile import SpecProblems, load_spec, load_spec_with_source
+from sweep.validate import check_spec
+
+GOOD = """\
+study: t
+data:
+  dataset: fma_genre
+  root: data
+task:
+  kind: classification
+model:
+  backbone: lstm
+  backbone_params: {hidden_size: 64, num_layers: 2}
+training:
+  lr: 1.0e-3
+search:
+  space:
+    training.lr: {low: 1.0e-4, high: 1.0e-2, log: true}
+    model.backbone_params.hidden_size: {low: 16, high: 128}
+"""
+
+
+def write(tmp_path, text, name="x.yaml"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def problems(path, overrides=()):
+    with pytest.raises(SpecProblems) as err:
+        spec, source = load_spec_with_source(path, list(overrides))
+        check_spec(spec, source)
+    return [str(p) for p in err.value.problems]
+
+
+def test_a_good_spec_loads_with_defaults(tmp_path):
+    spec = load_spec(write(tmp_path, GOOD))
+    assert spec.training.batch_size == 8 and spec.training.max_epochs == 40
+    assert spec.metric == "accuracy" and spec.direction == "maximize"
+    assert spec.head == "classifier"
+    assert spec.search.space["model.backbone_params.hidden_size"].type == "int"
+    assert spec.search.space["training.lr"].type == "float"
+
+
+def test_schema_errors_give_file_line_column_path_rule_and_value(tmp_path):
+    path = write(
+        tmp_path,
+        GOOD.replace("low: 1.0e-4, high: 1.0e-2", "low: 3.0, high: 1.0").replace(
+            "lr: 1.0e-3", "lr: -1\n  max_epoch: 3"
+        ),
+    )
+    assert problems(path) == [
+        f"{path}:11:7 training.lr: Input should be greater than 0, got -1",
+        f"{path}:12:3 training.max_epoch: unknown field (allowed: max_epochs, batch_size, "
+        "optimizer, lr, weight_decay, patience, min_delta, grad_clip, seed, device, threads)",
+        f"{path}:15:18 search.space.training.lr: `low <= high` must hold, but got low=3.0, "
+        "high=1.0",
+    ]
+
+
+def test_the_first_problem_is_the_one_line_message(tmp_path):
+    path = write(tmp_path, GOOD.replace("kind: classification", "kind: clasification"))
+    with pytest.raises(SpecError) as err:
+        load_spec(path)
+    assert str(err.value) == (
+        f"{path}:6:9 task.kind: Input should be 'classification', 'regression' or "
+        "'multitask', got 'clasification'"
+    )
+
+
+def test_missing_fields_and_bad_yaml(tmp_path):
+    path = write(tmp_path, "study: t\ndata: {dataset: fma_genre}\n")
+    found = problems(path)
+    assert f"{path}:2:7 data.root: field required" in found
+    assert f"{path}:1:1 task: field required" in found
+    bad = write(tmp_path, "study: t\ndata: [unclosed\n", "bad.yaml")
+    with pytest.raises(SpecError, match=rf"^{bad}:3:1 invalid YAML: "):
+        load_spec(bad)
+    with pytest.raises(SpecError, match="a spec must be a mapping of fields"):
+        load_spec(write(tmp_path, "- just\n- a list\n", "list.yaml"))
+    with pytest.raises(SpecError, match="spec file not found"):
+        load_spec(tmp_path / "nope.yaml")
+
+
+def test_overrides_are_validated_and_located(tmp_path):
+    path = write(tmp_path, GOOD)
+    spec = load_spec(
+        path,
+        [
+            "training.lr=3e-3",
+            "search.space.training.lr.high=0.5",
+            "model.backbone_params.pooling=mean",
+        ],
+    )
+    assert spec.training.lr == 3e-3
+    assert spec.search.space["training.lr"].high == 0.5
+    assert spec.model.backbone_params["pooling"] == "mean"
+    assert problems(path, ["training.batch_size=abc"]) == [
+        "--set training.batch_size=abc training.batch_size: Input should be a valid integer, "
+        "unable to parse string as an integer, got 'abc'"
+    ]
+    with pytest.raises(SpecError, match="expected PATH=VALUE"):
+        load_spec(path, ["training.lr"])
+
+
+def test_registry_names_are_checked_with_a_suggestion(tmp_path):
+    path = write(tmp_path, GOOD.replace("backbone: lstm", "backbone: lstn"))
+    assert problems(path) == [
+        f"{path}:8:13 model.backbone: Unknown backbone 'lstn'. Available: cnn, lstm. "
+        "Did you mean 'lstm'?"
+    ]
+
+
+def test_component_parameters_must_fit_the_signature(tmp_path):
+    path = write(tmp_path, GOOD.replace("num_layers: 2", "num_layer: 2"))
+    [problem] = problems(path)
+    assert problem.startswith(
+        f"{path}:9:20 model.backbone_params: got an unexpected keyword "
+        "argument 'num_layer' (backbone 'lstm' takes: hidden_size, "
+    )
+
+
+def test_every_search_path_names_a_real_parameter(tmp_path):
+    path = write(
+        tmp_path,
+        GOOD + "    model.backbone_params.hiden_size: {low: 1, high: 2}\n"
+        "    training.lrate: {low: 0.1, high: 0.2}\n"
+        "    data.split_seed: {low: 0, high: 3}\n",
+    )
+    found = problems(path)
+    assert found[0].startswith(
+        f"{path}:16:39 search.space.model.backbone_params.hiden_size: "
+        "backbone 'lstm' has no parameter 'hiden_size' (it has: "
+    )
+    assert found[1].startswith(
+        f"{path}:17:21 search.space.training.lrate: searchable training fields are"
+    )
+    assert found[2].startswith(
+        f"{path}:18:22 search.space.data.split_seed: searchable data "
+        "fields are features, beat, normalization"
+    )
+
+
+def test_the_reference_configuration_must_lie_inside_the_space(tmp_path):
+    path = write(tmp_path, GOOD.replace("{low: 16, high: 128}", "{low: 16, high: 32}"))
+    assert problems(path) == [
+        f"{path}:15:40 search.space.model.backbone_params.hidden_size: the reference "
+        "configuration must lie inside the space ([16, 32]), got 64"
+    ]
+    # a parameter the spec leaves at the component's default is checked at that default
+    path = write(
+        tmp_path, GOOD + "    model.backbone_params.dropout: {low: 0.1, high: 0.5}\n", "d.yaml"
+    )
+    assert problems(path) == [
+        f"{path}:16:36 search.space.model.backbone_params.dropout: the reference configuration "
+        "must lie inside the space ([0.1, 0.5]), got 0.0"
+    ]
+
+
+def test_conditional_branches_check_paths_against_their_backbone(tmp_path):
+    text = GOOD + textwrap.indent(
+        textwrap.dedent("""\
+        model.backbone:
+          choices:
+            lstm: {model.backbone_params.num_layers: {low: 1, high: 3}}
+            cnn: {model.backbone_params.global_pool: {choices: [mean, max]},
+                  model.backbone_params.num_layers: {low: 1, high: 3}}
+        """),
+        "    ",
+    )
+    text = text.replace("    model.backbone_params.hidden_size: {low: 16, high: 128}\n", "")
+    found = problems(write(tmp_path, text))
+    assert len(found) == 1
+    assert (
+        "search.space.model.backbone.choices.cnn.model.backbone_params.num_layers: "
+        "backbone 'cnn' has no parameter 'num_layers'" in found[0]
+    )
+
+
+def test_grid_needs_a_finite_space_and_references_must_exist(tmp_path):
+    path = write(tmp_path, GOOD + "  sampler: {name: grid}\nreference: [lstm_genre_al_beat]\n")
+    found = problems(path)
+    assert any("the grid sampler needs a step for every float" in p for p in found)
+    assert found[-1] == (
+        f"{path}:17:13 reference.0: unknown reference row "
+        "'lstm_genre_al_beat'. Did you mean 'lstm_genre_all_beat'?"
+    )
+
+
+def test_metric_must_fit_the_task(tmp_path):
+    path = write(tmp_path, GOOD + "  metric: spearman\n")
+    assert problems(path) == [
+        f"{path}:16:11 search.metric: for classification the metric must "
+        "be one of accuracy, macro_f1, loss, got 'spearman'"
+    ]
+
+
+@pytest.mark.parametrize("name", ["demo.yaml", "genre_all_beat.yaml"])
+def test_shipped_specs_validate(name):
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "specs" / name
+    spec, source = load_spec_with_source(path)
+    check_spec(spec, source)
