@@ -335,9 +335,13 @@ def components(
     kind: Annotated[
         str | None, typer.Argument(help="datasets, features, backbones or heads.")
     ] = None,
+    code: CodeOption = None,
 ) -> None:
     """List the registered components with their one-line docs and parameters."""
-    from sweep.registry import REGISTRIES
+    from sweep.registry import REGISTRIES, import_user_code
+
+    for path in code or []:
+        import_user_code(path)
 
     if kind is not None and kind not in REGISTRIES:
         raise SweepError(f"unknown component kind {kind!r}; choose from {', '.join(REGISTRIES)}")

@@ -16,7 +16,7 @@ def overfit_one_batch(spec: Spec, steps: int) -> list[float]:
 
     Dropout is left as configured: a healthy model still drives the loss towards zero.
     """
-    data = prepare(spec.data)
+    data = prepare(spec.resolved_data)
     check_task(spec, data)
     torch.manual_seed(spec.training.seed)
     device = pick_device(spec.training.device)

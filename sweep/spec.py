@@ -327,6 +327,15 @@ class Spec(Frozen):
     def head(self) -> str:
         return self.model.head or self.task.default_head
 
+    @property
+    def resolved_data(self) -> DataSpec:
+        """The data spec with the task's targets handed to the data set as an option."""
+        if not self.task.targets:
+            return self.data
+        return self.data.model_copy(
+            update={"options": {**self.data.options, "targets": list(self.task.targets)}}
+        )
+
 
 METRICS = {
     "classification": ("accuracy", "macro_f1", "loss"),

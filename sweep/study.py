@@ -179,7 +179,7 @@ class Objective:
     def __call__(self, trial: optuna.Trial) -> float:
         started = time.perf_counter()
         resolved = space.apply(self.spec, space.suggest(trial, self.spec.search.space))
-        data = self.data_for(resolved.data)
+        data = self.data_for(resolved.resolved_data)
         check_task(resolved, data)
         trial_dir = self.folder / "trials" / str(trial.number)
         trial_dir.mkdir(parents=True, exist_ok=True)
@@ -335,7 +335,7 @@ def run_study(
             callbacks=callbacks,
         )
     outcome = StudyOutcome(study, folder)
-    data = objective.data_for(spec.data)
+    data = objective.data_for(spec.resolved_data)
     (folder / "split.json").write_text(json.dumps(data.split_record(), indent=1))
     outcome.test = evaluate_on_test(study, folder, data, spec)
     return outcome

@@ -103,7 +103,7 @@ def fit(
             outputs = model(torch.from_numpy(x).to(device), torch.from_numpy(lengths))
             loss = model.loss(outputs, torch.from_numpy(y).to(device))
             if not torch.isfinite(loss):
-                raise Diverged(f"training loss became {float(loss)} at epoch {epoch}")
+                raise Diverged(f"training loss became {loss.item()} at epoch {epoch}")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if training.grad_clip:

@@ -1,0 +1,230 @@
+"""The engine end to end: a study on tiny data, its records, resume, and trial states."""
+
+import json
+
+import numpy as np
+import optuna
+import pytest
+import torch
+import yaml
+from torch import nn
+
+from sweep.registry import backbones
+from sweep.specfile import load_spec
+from sweep.study import load_checkpoint, run_study
+
+STATES = optuna.trial.TrialState
+
+
+def tiny_spec(tmp_path, root, name="tiny.yaml", **sections):
+    raw = {
+        "study": "tiny",
+        "data": {"dataset": "fma_genre", "root": str(root), "features": "chroma"},
+        "task": {"kind": "classification"},
+        "model": {
+            "backbone": "lstm",
+            "backbone_params": {"hidden_size": 8, "num_layers": 1, "pooling": "mean"},
+        },
+        "training": {"max_epochs": 3, "batch_size": 4, "lr": 1e-2, "patience": 2},
+        "search": {
+            "n_trials": 3,
+            "pruner": {"name": "none"},
+            "space": {
+                "model.backbone_params.hidden_size": {"low": 4, "high": 16},
+                "training.lr": {"low": 1e-3, "high": 1e-1, "log": True},
+            },
+        },
+    }
+    for key, value in sections.items():
+        raw[key] = {**raw.get(key, {}), **value}
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(raw))
+    return load_spec(path)
+
+
+def test_a_study_records_everything_and_tests_best_and_reference(tmp_path, tiny_root):
+    spec = tiny_spec(tmp_path, tiny_root)
+    outcome = run_study(spec, tmp_path / "results")
+    study, folder = outcome.study, outcome.folder
+    assert [t.state for t in study.trials] == [STATES.COMPLETE] * 3
+    reference = study.trials[0]
+    assert reference.user_attrs["reference"] is True
+    assert reference.params == {"model.backbone_params.hidden_size": 8, "training.lr": 1e-2}
+    for name in ("spec.yaml", "environment.json", "split.json", "test.json", "optuna.journal"):
+        assert (folder / name).is_file(), name
+    env = json.loads((folder / "environment.json").read_text())
+    assert env["packages"]["torch"] and env["packages"]["optuna"]
+    split = json.loads((folder / "split.json").read_text())
+    assert len(split["train"]) + len(split["validation"]) == 20 and len(split["test"]) == 6
+    for trial in study.trials:
+        trial_dir = folder / "trials" / str(trial.number)
+        curves = json.loads((trial_dir / "curves.json").read_text())
+        assert [c["epoch"] for c in curves] == list(range(1, len(curves) + 1))
+        assert {"train_loss", "val_loss", "val", "seconds"} <= set(curves[0])
+        assert trial.value == max(c["val"]["accuracy"] for c in curves)  # the best epoch's
+        assert trial.user_attrs["best_epoch"] >= 1 and trial.user_attrs["wall_seconds"] > 0
+        config = yaml.safe_load((trial_dir / "config.yaml").read_text())
+        assert (
+            config["model"]["backbone_params"]["hidden_size"]
+            == trial.params["model.backbone_params.hidden_size"]
+        )
+        model, ckpt = load_checkpoint(trial_dir / "checkpoint.pt")
+        assert ckpt["class_names"] == ["Classical", "Electronic", "Rock"]
+        assert ckpt["best_epoch"] == trial.user_attrs["best_epoch"]
+    test = json.loads((folder / "test.json").read_text())
+    assert test["reference"]["trial"] == 0 and test["best"]["trial"] == study.best_trial.number
+    assert test["best"]["n"] == 6 and 0 <= test["best"]["accuracy"] <= 1
+    assert len(test["best"]["confusion_matrix"]) == 3
+    assert outcome.test == test
+
+
+def test_running_again_continues_the_study(tmp_path, tiny_root):
+    spec = tiny_spec(tmp_path, tiny_root)
+    first = run_study(spec, tmp_path / "results")
+    values = [t.value for t in first.study.trials]
+    again = run_study(spec, tmp_path / "results")  # budget already met: nothing to do
+    assert len(again.study.trials) == 3
+    more = run_study(spec, tmp_path / "results", n_trials=5)
+    trials = more.study.trials
+    assert len(trials) == 5 and [t.value for t in trials[:3]] == values
+    assert sum(bool(t.user_attrs.get("reference")) for t in trials) == 1
+    assert len({tuple(sorted(t.params.items())) for t in trials}) == 5  # no replayed trials
+
+
+def test_a_changed_spec_does_not_mix_into_an_existing_study(tmp_path, tiny_root):
+    from sweep.errors import SpecError
+
+    run_study(tiny_spec(tmp_path, tiny_root), tmp_path / "results")
+    changed = tiny_spec(tmp_path, tiny_root, training={"max_epochs": 4})
+    with pytest.raises(SpecError, match="was run with a different spec"):
+        run_study(changed, tmp_path / "results")
+
+
+def test_same_spec_same_numbers(tmp_path, tiny_root):
+    spec = tiny_spec(tmp_path, tiny_root)
+    a = run_study(spec, tmp_path / "a").study
+    b = run_study(spec, tmp_path / "b").study
+    assert [t.params for t in a.trials] == [t.params for t in b.trials]
+    assert [t.value for t in a.trials] == [t.value for t in b.trials]
+    curves = [
+        json.loads((tmp_path / r / "tiny/trials/1/curves.json").read_text()) for r in ("a", "b")
+    ]
+    assert [c["train_loss"] for c in curves[0]] == [c["train_loss"] for c in curves[1]]
+
+
+class _Explodes(nn.Module):
+    """A backbone that goes wrong on purpose: NaN outputs or out of memory."""
+
+    def __init__(self, n_features: int, failure: str) -> None:
+        super().__init__()
+        self.linear = nn.Linear(n_features, 4)
+        self.out_features = 4
+        self.failure = failure
+
+    def forward(self, x, lengths):
+        if self.failure == "oom":
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 40 GiB")
+        return self.linear(x.mean(1)) * float("nan")
+
+
+def _register_exploding_backbone() -> None:
+    """Registered inside the test, so that collecting tests never sees it."""
+    if "explodes" not in backbones.names():
+        backbones.register("explodes")(
+            lambda n_features, failure="nan": _Explodes(n_features, failure)
+        )
+
+
+def test_diverging_and_out_of_memory_trials_are_states_not_crashes(tmp_path, tiny_root):
+    _register_exploding_backbone()
+    spec = tiny_spec(
+        tmp_path,
+        tiny_root,
+        model={"backbone": "explodes", "backbone_params": {"failure": "nan"}},
+        search={
+            "n_trials": 3,
+            "space": {"model.backbone_params.failure": {"choices": ["nan", "oom"]}},
+        },
+    )
+    outcome = run_study(spec, tmp_path / "results")
+    trials = outcome.study.trials
+    assert {t.state for t in trials} <= {STATES.PRUNED, STATES.FAIL}
+    nan = [t for t in trials if t.params["model.backbone_params.failure"] == "nan"]
+    oom = [t for t in trials if t.params["model.backbone_params.failure"] == "oom"]
+    assert nan and all(t.state == STATES.PRUNED for t in nan)
+    assert nan[0].user_attrs["reason"].startswith("diverged: training loss became nan")
+    if oom:
+        assert all(t.state == STATES.FAIL for t in oom)
+        assert oom[0].user_attrs["reason"].startswith("out of memory: CUDA out of memory")
+    assert outcome.test == {}  # nothing completed, nothing tested
+
+
+def test_the_pruner_prunes(tmp_path, tiny_root):
+    spec = tiny_spec(
+        tmp_path,
+        tiny_root,
+        training={"max_epochs": 6, "patience": None},
+        search={
+            "n_trials": 8,
+            "pruner": {
+                "name": "percentile",
+                "percentile": 50,
+                "n_startup_trials": 1,
+                "n_warmup_steps": 0,
+            },
+            "sampler": {"name": "random", "seed": 1},
+        },
+    )
+    trials = run_study(spec, tmp_path / "results").study.trials
+    pruned = [t for t in trials if t.state == STATES.PRUNED]
+    assert pruned, [t.state for t in trials]
+    assert all(t.user_attrs["reason"] == "pruned by the pruner" for t in pruned)
+    assert all(len(t.intermediate_values) < 6 for t in pruned)
+
+
+@pytest.mark.parametrize("sampler", ["random", "cmaes", "gp", "tpe"])
+def test_every_sampler_runs(tmp_path, tiny_root, sampler):
+    spec = tiny_spec(
+        tmp_path,
+        tiny_root,
+        training={"max_epochs": 1},
+        search={"n_trials": 2, "sampler": {"name": sampler, "seed": 0, "n_startup_trials": 1}},
+    )
+    trials = run_study(spec, tmp_path / "results").study.trials
+    assert len(trials) == 2 and all(t.state == STATES.COMPLETE for t in trials)
+
+
+def test_grid_sampler_walks_the_grid(tmp_path, tiny_root):
+    spec = tiny_spec(
+        tmp_path,
+        tiny_root,
+        training={"max_epochs": 1},
+        search={
+            "n_trials": 4,
+            "sampler": {"name": "grid"},
+            "space": {
+                "model.backbone_params.hidden_size": {"choices": [4, 8]},
+                "training.lr": {"low": 0.01, "high": 0.02, "step": 0.01},
+            },
+        },
+    )
+    trials = run_study(spec, tmp_path / "results").study.trials
+    assert sorted(
+        (t.params["model.backbone_params.hidden_size"], t.params["training.lr"]) for t in trials
+    ) == [(4, 0.01), (4, 0.02), (8, 0.01), (8, 0.02)]
+
+
+def test_regression_studies_score_spearman(tmp_path, tiny_root):
+    spec = tiny_spec(
+        tmp_path,
+        tiny_root,
+        data={"dataset": "multitask"},
+        task={"kind": "regression", "targets": ["valence", "energy"]},
+        search={"n_trials": 2},
+    )
+    outcome = run_study(spec, tmp_path / "results")
+    test = outcome.test["best"]
+    assert set(test["per_target"]) == {"valence", "energy"}
+    assert np.isclose(
+        test["spearman"], np.mean([v["spearman"] for v in test["per_target"].values()])
+    )
