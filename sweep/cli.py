@@ -58,7 +58,10 @@ def data_demo(
     from sweep.demo import write_demo
 
     info = write_demo(out, seed=seed, workers=workers, show_progress=sys.stderr.isatty())
-    console.print(f"Wrote the demo data set to [bold]{out}[/] in {info['seconds']:.1f} s.")
+    if info.get("existing"):
+        console.print(f"The demo data set (seed {seed}) is already in [bold]{out}[/]; kept.")
+    else:
+        console.print(f"Wrote the demo data set to [bold]{out}[/] in {info['seconds']:.1f} s.")
     if summary:
         _print_summaries(out, datasets=None, beat=None, features="fused", skip_bad=False)
 
