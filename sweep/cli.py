@@ -29,7 +29,7 @@ data_app = typer.Typer(
 app.add_typer(data_app, name="data")
 
 console = Console(soft_wrap=True)  # long paths stay on one line when piped
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def _version(value: bool) -> None:
@@ -205,7 +205,7 @@ def run(
     from sweep.train import set_threads
 
     spec = _load(spec_path, set_, code, data_root)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # trial outcomes: our own lines
     set_threads(spec.training.threads)
     budget = trials or spec.search.n_trials
     console.print(

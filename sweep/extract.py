@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 import re
 import time
 from collections import Counter
@@ -236,11 +235,8 @@ def _rows(
 
 
 def _number(where: str, column: str, text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value):
+    value = layout.finite_float(text)
+    if value is None:
         raise DataError(
             f"{where}: {column} must be a finite number, got {text!r} (without a 'genre' "
             f"column, every column other than {', '.join(RESERVED)} is a numeric target)"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,6 +128,15 @@ def read_label_file(path: Path, delimiter: str, min_columns: int = 2) -> LabelFi
     if header is None:
         raise DataError(f"{path}: label file is empty")
     return LabelFile(path, tuple(header[1:]), tuple(rows))
+
+
+def finite_float(text: str) -> float | None:
+    """A label value as a number, or None where it is not a finite one ("", "high", "nan")."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
 
 
 def write_genre_labels(path: Path, entries: Iterable[tuple[str, str]], style: str) -> None:

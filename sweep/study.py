@@ -151,8 +151,10 @@ def make_pruner(spec: Spec) -> optuna.pruners.BasePruner:
 
 
 def enqueue_reference(study: optuna.Study, spec: Spec) -> None:
-    """The spec's own configuration is the study's first trial, tagged, exactly once."""
-    if any(t.user_attrs.get("reference") for t in study.trials):
+    """The spec's own configuration is the study's first trial, tagged; enqueued again only
+    when its earlier tries failed (an interrupted run), so the reference is always measured."""
+    failed = optuna.trial.TrialState.FAIL
+    if any(t.user_attrs.get("reference") and t.state != failed for t in study.trials):
         return
     values = space.reference_params(spec)
     study.enqueue_trial(space.enqueue_form(spec, values), user_attrs={"reference": True})

@@ -123,3 +123,57 @@ def test_help_lists_the_commands():
     out = sweep("--help")
     for command in ("run", "validate", "show", "check", "components", "data"):
         assert command in out.stdout
+
+
+def test_ctrl_c_then_the_same_command_continues_the_study(tmp_path, tiny_root):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import optuna
+
+    spec = write_spec(
+        tmp_path,
+        tiny_root,
+        params={"hidden_size": 8, "num_layers": 1},
+        space={"training.lr": {"low": 1e-3, "high": 1e-1, "log": True}},
+        max_epochs=150,
+        patience=None,
+    )
+    results = tmp_path / "results"
+    command = [
+        sys.executable,
+        "-m",
+        "sweep",
+        "run",
+        str(spec),
+        "--results",
+        str(results),
+        "--trials",
+        "2",
+        "--set",
+        "search.pruner.name=none",
+    ]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    curves = results / "cli_lstm" / "trials" / "0" / "config.yaml"
+    deadline = time.monotonic() + 60
+    while not curves.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)  # inside the first trial's epochs
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted: finished trials are kept" in err and "Traceback" not in err
+
+    out = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(results / "cli_lstm" / "optuna.journal"))
+    )
+    trials = optuna.load_study(study_name="cli_lstm", storage=storage).trials
+    states = [t.state.name for t in trials]
+    assert states[0] == "FAIL"  # the interrupted reference trial: failed, not left running
+    assert states.count("COMPLETE") == 2
+    # the reference is measured again, since its first try did not finish
+    assert [t.user_attrs.get("reference", False) for t in trials] == [True, True, False]

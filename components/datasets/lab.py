@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -138,11 +137,8 @@ def multitask(root: Path, beat: bool, targets: Sequence[str] | None = None) -> D
     for r, row in enumerate(labels.rows):
         for c, col in enumerate(columns):
             text = row.values[col]
-            try:
-                value = float(text)
-            except ValueError:
-                value = math.nan
-            if not math.isfinite(value):
+            value = layout.finite_float(text)
+            if value is None:
                 raise DataError(
                     f"{label_file}:{row.line}: {available[col]} must be a finite number, "
                     f"got {text!r}"
