@@ -186,6 +186,7 @@ class Objective:
         trial_dir = self.folder / "trials" / str(trial.number)
         trial_dir.mkdir(parents=True, exist_ok=True)
         (trial_dir / "config.yaml").write_text(spec_yaml(resolved))
+        torch.manual_seed(resolved.training.seed)  # initial weights depend on the seed alone
         model = build(resolved, data)
 
         curves: list[dict] = []  # written whatever the outcome, pruned trials' too

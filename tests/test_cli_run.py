@@ -177,3 +177,18 @@ def test_ctrl_c_then_the_same_command_continues_the_study(tmp_path, tiny_root):
     assert states.count("COMPLETE") == 2
     # the reference is measured again, since its first try did not finish
     assert [t.user_attrs.get("reference", False) for t in trials] == [True, True, False]
+
+
+def test_same_spec_same_numbers_in_separate_processes(tmp_path, tiny_root):
+    spec = write_spec(
+        tmp_path,
+        tiny_root,
+        params={"hidden_size": 8, "num_layers": 1},
+        space={"training.lr": {"low": 1e-3, "high": 1e-1, "log": True}},
+    )
+    tests = []
+    for results in ("a", "b"):
+        out = sweep("run", spec, "--results", tmp_path / results, "--trials", "2")
+        assert out.returncode == 0, out.stderr
+        tests.append(json.loads((tmp_path / results / "cli_lstm" / "test.json").read_text()))
+    assert tests[0] == tests[1]
