@@ -187,7 +187,11 @@ class Objective:
         trial_dir.mkdir(parents=True, exist_ok=True)
         (trial_dir / "config.yaml").write_text(spec_yaml(resolved))
         torch.manual_seed(resolved.training.seed)  # initial weights depend on the seed alone
-        model = build(resolved, data)
+        try:
+            model = build(resolved, data)
+        except (ValueError, TypeError) as e:  # a combination the component refuses
+            trial.set_user_attr("reason", f"invalid configuration: {str(e).splitlines()[0]}")
+            raise TrialFailed(str(e)) from e
 
         curves: list[dict] = []  # written whatever the outcome, pruned trials' too
 

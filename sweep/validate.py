@@ -61,16 +61,19 @@ def _problems(spec: Spec, source: SpecSource):
 
     yield from (
         at(("data", "options"), m)
-        for m in _bind("dataset", datasets, spec.data.dataset, spec.data.options)
+        for m in _bind("dataset", datasets, spec.data.dataset, spec.resolved_data.options)
     )
-    yield from (
+    misfits = [
         at(("model", "backbone_params"), m)
         for m in _bind("backbone", backbones, spec.model.backbone, spec.model.backbone_params)
-    )
-    yield from (
+    ]
+    misfits += [
         at(("model", "head_params"), m)
         for m in _bind("head", heads, spec.head, spec.model.head_params)
-    )
+    ]
+    yield from misfits
+    if not misfits:  # only parameters that fit are worth building with
+        yield from _build_problems(spec, at)
 
     space_path = ("search", "space")
     space_problems = list(
@@ -179,6 +182,26 @@ def _check_space(spec, space: dict[str, Param], backbone: str, head: str, base: 
                     (*where, "choices", choice),
                     at,
                 )
+
+
+def _build_problems(spec: Spec, at):
+    """Build the reference model once, on the feature set's width: values a component
+    refuses (a pooling name, a negative size) are found here, not in the first trial."""
+    n_features = feature_sets.build(spec.data.features).n_features
+    n_outputs = max(2, len(spec.task.targets or ()))
+    try:
+        net = backbones.build(
+            spec.model.backbone, n_features=n_features, **spec.model.backbone_params
+        )
+    except (ValueError, TypeError) as e:
+        yield at(("model", "backbone_params"), str(e).splitlines()[0])
+        return
+    try:
+        heads.build(
+            spec.head, in_features=net.out_features, n_outputs=n_outputs, **spec.model.head_params
+        )
+    except (ValueError, TypeError) as e:
+        yield at(("model", "head_params"), str(e).splitlines()[0])
 
 
 def _unknown(registry: Registry, name: str) -> str | None:

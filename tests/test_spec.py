@@ -209,3 +209,11 @@ def test_shipped_specs_validate(name):
     path = Path(__file__).resolve().parents[1] / "specs" / name
     spec, source = load_spec_with_source(path)
     check_spec(spec, source)
+
+
+def test_values_a_component_refuses_are_found_before_training(tmp_path):
+    path = write(tmp_path, GOOD.replace("num_layers: 2}", "num_layers: 2, pooling: lastt}"))
+    assert problems(path) == [
+        f"{path}:9:20 model.backbone_params: pooling must be one of 'last', 'mean', "
+        "'attention', but got pooling='lastt'"
+    ]

@@ -228,3 +228,21 @@ def test_regression_studies_score_spearman(tmp_path, tiny_root):
     assert np.isclose(
         test["spearman"], np.mean([v["spearman"] for v in test["per_target"].values()])
     )
+
+
+def test_a_configuration_the_component_refuses_is_a_failed_trial(tmp_path, tiny_root):
+    spec = tiny_spec(
+        tmp_path,
+        tiny_root,
+        model={"backbone": "cnn", "backbone_params": {"channels": [4], "kernel_sizes": [3]}},
+        search={
+            "n_trials": 4,
+            "sampler": {"name": "random", "seed": 0},
+            "space": {"model.backbone_params.kernel_sizes": {"choices": [[3], [3, 3]]}},
+        },
+    )
+    trials = run_study(spec, tmp_path / "results").study.trials
+    bad = [t for t in trials if t.params["model.backbone_params.kernel_sizes"] == "[3, 3]"]
+    assert bad and all(t.state == STATES.FAIL for t in bad)
+    assert bad[0].user_attrs["reason"].startswith("invalid configuration: ")
+    assert trials[0].state == STATES.COMPLETE  # the reference, and the study went on
