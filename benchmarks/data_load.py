@@ -36,8 +36,13 @@ print(json.dumps({"seconds": seconds, "hits": data.report.cache_hits,
 
 def run_child(cache: Path, dataset: str, root: Path, res: str) -> dict:
     env = {**os.environ, "SWEEP_CACHE_DIR": str(cache)}
-    out = subprocess.run([sys.executable, "-c", CHILD, dataset, str(root), res], env=env,
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, dataset, str(root), res],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout)
 
 
@@ -58,19 +63,30 @@ def main() -> None:
                 sizes.append(sum(p.stat().st_size for p in cache.rglob("*") if p.is_file()))
         best = lambda runs: min(r["seconds"] for r in runs)  # noqa: E731
         assert all(r["hits"] == 0 for r in cold) and all(r["hits"] == 2 for r in warm)
-        rows.append({"data": f"fma_genre {res}", "tracks": cold[0]["tracks"],
-                     "cold_s": best(cold), "warm_s": best(warm), "speedup": best(cold) / best(warm),
-                     "cache_mib": sizes[0] / 2**20,
-                     "peak_rss_cold_mib": max(r["peak_rss_mib"] for r in cold),
-                     "peak_rss_warm_mib": max(r["peak_rss_mib"] for r in warm)})
-    header = f"{'data':16} {'tracks':>6} {'cold s':>8} {'warm s':>8} {'x':>6} {'cache MiB':>10} " \
-             f"{'RSS cold':>9} {'RSS warm':>9}"
+        rows.append(
+            {
+                "data": f"fma_genre {res}",
+                "tracks": cold[0]["tracks"],
+                "cold_s": best(cold),
+                "warm_s": best(warm),
+                "speedup": best(cold) / best(warm),
+                "cache_mib": sizes[0] / 2**20,
+                "peak_rss_cold_mib": max(r["peak_rss_mib"] for r in cold),
+                "peak_rss_warm_mib": max(r["peak_rss_mib"] for r in warm),
+            }
+        )
+    header = (
+        f"{'data':16} {'tracks':>6} {'cold s':>8} {'warm s':>8} {'x':>6} {'cache MiB':>10} "
+        f"{'RSS cold':>9} {'RSS warm':>9}"
+    )
     print(f"root: {args.root}, best of {args.repeats}, {os.cpu_count()} cores")
     print(header)
     for r in rows:
-        print(f"{r['data']:16} {r['tracks']:6d} {r['cold_s']:8.3f} {r['warm_s']:8.3f} "
-              f"{r['speedup']:6.1f} {r['cache_mib']:10.1f} {r['peak_rss_cold_mib']:9.0f} "
-              f"{r['peak_rss_warm_mib']:9.0f}")
+        print(
+            f"{r['data']:16} {r['tracks']:6d} {r['cold_s']:8.3f} {r['warm_s']:8.3f} "
+            f"{r['speedup']:6.1f} {r['cache_mib']:10.1f} {r['peak_rss_cold_mib']:9.0f} "
+            f"{r['peak_rss_warm_mib']:9.0f}"
+        )
     print(json.dumps(rows))
 
 

@@ -35,12 +35,6 @@ from sweep.errors import SweepError
 F = TypeVar("F", bound=Callable[..., Any])
 
 ENTRY_POINT_GROUP = "sweep.components"
-BUILTIN_PACKAGES = (
-    "components.datasets",
-    "components.features",
-    "components.backbones",
-    "components.heads",
-)
 
 
 class RegistryError(SweepError, KeyError):
@@ -62,10 +56,18 @@ class ComponentInfo:
 class Registry:
     """Names -> factories for one kind of component."""
 
-    def __init__(self, key: str, kind: str) -> None:
+    def __init__(self, key: str, kind: str, builtin: str) -> None:
         self.key = key  # plural, as in entry-point names and `sweep components KEY`
         self.kind = kind  # singular, as in messages
+        self.builtin = builtin  # the package of built-in components, imported on first use
         self._factories: dict[str, Callable[..., Any]] = {}
+        self._builtin_loaded = False
+
+    def _load_builtin(self) -> None:
+        # Per registry, so that reading data never imports torch for the backbones.
+        if not self._builtin_loaded:
+            self._builtin_loaded = True
+            importlib.import_module(self.builtin)
 
     def register(self, name: str) -> Callable[[F], F]:
         """Decorator: register a factory under `name`; a name may be registered once."""
@@ -84,7 +86,7 @@ class Registry:
 
     def get(self, name: str) -> Callable[..., Any]:
         """The factory registered as `name`; an unknown name lists the ones that exist."""
-        load_components()
+        self._load_builtin()
         if name not in self._factories and name in self._plugins():
             _load_plugin(self._plugins()[name])
         if name in self._factories:
@@ -101,7 +103,7 @@ class Registry:
 
     def names(self) -> list[str]:
         """Every registered name, plugins not yet imported included."""
-        load_components()
+        self._load_builtin()
         return sorted(set(self._factories) | set(self._plugins()))
 
     def _plugins(self) -> dict[str, EntryPoint]:
@@ -139,23 +141,18 @@ def _signature(factory: Callable[..., Any]) -> str:
     return str(signature.replace(return_annotation=inspect.Signature.empty))
 
 
-datasets = Registry("datasets", "dataset")
-feature_sets = Registry("features", "feature set")
-backbones = Registry("backbones", "backbone")
-heads = Registry("heads", "head")
+datasets = Registry("datasets", "dataset", "components.datasets")
+feature_sets = Registry("features", "feature set", "components.features")
+backbones = Registry("backbones", "backbone", "components.backbones")
+heads = Registry("heads", "head", "components.heads")
 
 REGISTRIES: dict[str, Registry] = {r.key: r for r in (datasets, feature_sets, backbones, heads)}
 
-_loaded = False
-
 
 def load_components() -> None:
-    """Import the built-in components, once."""
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        for package in BUILTIN_PACKAGES:
-            importlib.import_module(package)
+    """Import every built-in component (before a user's file may register more)."""
+    for registry in REGISTRIES.values():
+        registry._load_builtin()
 
 
 def _load_plugin(ep: EntryPoint) -> None:

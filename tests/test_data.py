@@ -184,3 +184,18 @@ def test_prepare_never_writes_into_the_data_folder(tiny_root):
     prepare(_spec(tiny_root)).test()
     prepare(_spec(tiny_root, dataset="multitask")).test()
     assert {p: p.stat().st_mtime_ns for p in tiny_root.rglob("*")} == before
+
+
+def test_loading_data_does_not_import_torch(tiny_root):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from sweep.data import prepare\n"
+        "from sweep.spec import DataSpec\n"
+        f"prepare(DataSpec(dataset='fma_genre', root={str(tiny_root)!r})).test()\n"
+        "assert 'torch' not in sys.modules, 'reading data imported torch'\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr

@@ -8,7 +8,7 @@ from sweep.registry import Registry, RegistryError
 
 
 def test_register_returns_the_factory_and_refuses_duplicates():
-    things = Registry("things", "thing")
+    things = Registry("things", "thing", "json")  # any importable package
 
     @things.register("a")
     def make_a(size: int = 3) -> int:
