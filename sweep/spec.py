@@ -63,6 +63,11 @@ class DataSpec(Frozen):
     crop_frames: PositiveInt | None = Field(
         None, description="train on one random window of N frames per track and epoch"
     )
+    eval_windows: bool = Field(
+        False,
+        description="with crop_frames: evaluate a track as the mean output over its windows "
+        "of crop_frames (else the whole track at once)",
+    )
     skip_bad: bool = Field(False, description="skip unreadable or invalid tracks, counted")
     cache: bool = Field(True, description="cache parsed arrays on disk (see sweep data cache)")
 
@@ -86,11 +91,21 @@ class TaskSpec(Frozen):
     targets: list[str] | None = Field(
         None, description="regression/multitask: the label columns, in order (default: all)"
     )
+    per_target: bool = Field(
+        False,
+        description="regression: one study per target, named <study>_<target> (the lab "
+        "report's single-task regressors)",
+    )
 
     @model_validator(mode="after")
     def _targets_only_for_regression(self) -> TaskSpec:
         if self.kind == "classification" and self.targets:
             raise ValueError(f"targets are for regression and multitask, got {self.targets}")
+        if self.per_target and (self.kind != "regression" or not self.targets):
+            raise ValueError(
+                "per_target needs kind regression and the targets listed, got "
+                f"kind={self.kind!r}, targets={self.targets}"
+            )
         return self
 
     @property
@@ -107,6 +122,12 @@ class ModelSpec(Frozen):
     backbone_params: dict[str, Any] = Field(default_factory=dict)
     head: str | None = Field(None, description="registered head (default: the task's)")
     head_params: dict[str, Any] = Field(default_factory=dict)
+    init_from: str | None = Field(
+        None,
+        description="transfer learning: start the backbone from a finished study's best "
+        "checkpoint (a study name under the results folder, or a checkpoint path); the head "
+        "is new",
+    )
 
 
 class TrainingSpec(Frozen):
@@ -122,6 +143,9 @@ class TrainingSpec(Frozen):
     )
     min_delta: float = Field(0.0, ge=0, description="smallest change that counts as better")
     grad_clip: float | None = Field(None, gt=0, description="clip the gradient norm")
+    freeze_epochs: int = Field(
+        0, ge=0, description="transfer: train only the new head for the first N epochs"
+    )
     seed: int = 0
     device: str = Field("auto", description="auto (CUDA when present), cpu, cuda or cuda:N")
     threads: PositiveInt | None = Field(None, description="torch threads (default: all cores)")
@@ -326,6 +350,20 @@ class Spec(Frozen):
     @property
     def head(self) -> str:
         return self.model.head or self.task.default_head
+
+    def per_target_specs(self) -> list[Spec]:
+        """The studies this spec stands for: itself, or one per target when per_target."""
+        if not self.task.per_target:
+            return [self]
+        return [
+            self.model_copy(
+                update={
+                    "study": f"{self.study}_{target}",
+                    "task": self.task.model_copy(update={"targets": [target], "per_target": False}),
+                }
+            )
+            for target in self.task.targets
+        ]
 
     @property
     def resolved_data(self) -> DataSpec:

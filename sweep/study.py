@@ -37,6 +37,7 @@ from sweep.metrics import evaluation_report
 from sweep.model import build_model
 from sweep.spec import DataSpec, SamplerSpec, Spec
 from sweep.train import Diverged, EpochRecord, FitResult, fit, pick_device, predict
+from sweep.transfer import check_compatible, load_backbone, resolve_checkpoint
 
 CHECKPOINT_FORMAT = 1
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
@@ -166,10 +167,17 @@ def enqueue_reference(study: optuna.Study, spec: Spec) -> None:
 class Objective:
     """Trains one trial's configuration; records its curves and best weights."""
 
-    def __init__(self, spec: Spec, folder: Path, on_epoch: Callable | None = None) -> None:
+    def __init__(
+        self,
+        spec: Spec,
+        folder: Path,
+        on_epoch: Callable | None = None,
+        init_from: Path | None = None,
+    ) -> None:
         self.spec = spec
         self.folder = folder
         self.on_epoch = on_epoch  # progress display: (trial number, record, value)
+        self.init_from = init_from  # transfer: the checkpoint the backbone starts from
         self._data: dict[str, PreparedData] = {}
 
     def data_for(self, data_spec: DataSpec) -> PreparedData:
@@ -192,6 +200,8 @@ class Objective:
         except (ValueError, TypeError) as e:  # a combination the component refuses
             trial.set_user_attr("reason", f"invalid configuration: {str(e).splitlines()[0]}")
             raise TrialFailed(str(e)) from e
+        if self.init_from is not None:
+            load_backbone(model, self.init_from)
 
         curves: list[dict] = []  # written whatever the outcome, pruned trials' too
 
@@ -320,15 +330,23 @@ def run_study(
     progress: Any = None,
 ) -> StudyOutcome:
     """Run (or continue) the spec's study, then evaluate the best and reference trials."""
+    init_from = None
+    if spec.model.init_from:  # refused before any trial if it does not fit
+        init_from = resolve_checkpoint(spec.model.init_from, results)
+        check_compatible(spec, init_from)
     folder = study_folder(results, spec)
     study = open_study(spec, folder, storage)
+    if init_from is not None:
+        study.set_user_attr("init_from", str(init_from))
     (folder / "spec.yaml").write_text(spec_yaml(spec))
     (folder / "environment.json").write_text(json.dumps(environment(), indent=1))
     enqueue_reference(study, spec)
 
     budget = n_trials or spec.search.n_trials
     done = sum(t.state in FINISHED for t in study.trials)
-    objective = Objective(spec, folder, on_epoch=progress.epoch if progress else None)
+    objective = Objective(
+        spec, folder, on_epoch=progress.epoch if progress else None, init_from=init_from
+    )
     if done < budget:
         callbacks = [optuna.study.MaxTrialsCallback(budget, states=FINISHED)]
         if progress is not None:

@@ -124,3 +124,24 @@ def random_crops(
         begin = tracks.offsets[i] + s
         batch[row, :n] = tracks.frames[begin : begin + n]
     return batch, out_lengths
+
+
+def windows(tracks: TrackSet, width: int) -> tuple[TrackSet, np.ndarray]:
+    """Every track cut into windows of `width` frames, for evaluating crop-trained models.
+
+    Windows start every `width` frames; the last one is aligned to the track's end so no frame
+    is left out, and a track shorter than `width` is one window. Returns the windows and, for
+    each, the index of its track.
+    """
+    lengths = tracks.lengths
+    per_track = np.maximum(1, -(-lengths // width))  # ceil(length / width), at least one
+    owner = np.repeat(np.arange(len(tracks)), per_track)
+    rank = np.arange(len(owner)) - np.repeat(np.cumsum(per_track) - per_track, per_track)
+    starts = np.minimum(rank * width, np.maximum(lengths[owner] - width, 0))
+    window_lengths = np.minimum(lengths[owner], width)
+    offsets = np.zeros(len(owner) + 1, dtype=np.int64)
+    np.cumsum(window_lengths, out=offsets[1:])
+    source = tracks.offsets[owner] + starts
+    frame_index = np.repeat(source - offsets[:-1], window_lengths) + np.arange(offsets[-1])
+    frames = np.ascontiguousarray(tracks.frames[frame_index], dtype=np.float32)
+    return TrackSet(tracks.ids[owner], frames, offsets), owner

@@ -23,6 +23,7 @@ import torch
 from sweep.data import PreparedData, Split
 from sweep.metrics import validation_scores
 from sweep.spec import TrainingSpec
+from sweep.tracks import TrackSet, pad_batch, windows
 
 
 class Diverged(Exception):
@@ -61,18 +62,46 @@ def set_threads(threads: int | None) -> None:
 def predict(
     model: torch.nn.Module, data: PreparedData, split: Split, batch_size: int, device: torch.device
 ) -> tuple[np.ndarray, float]:
-    """Model outputs (probabilities or values) for a whole split, and its mean loss."""
+    """Model outputs (probabilities or values) for a whole split, and its mean loss.
+
+    A model trained on random crops with `data.eval_windows` sees each track as windows of
+    the crop width; its raw outputs are averaged over a track's windows.
+    """
     model.eval()
-    outputs, total, seen = [], 0.0, 0
+    spec = data.spec
+    if spec.crop_frames and spec.eval_windows:
+        tracks, owner = windows(split.tracks, spec.crop_frames)
+        raw = _raw_outputs(model, data, tracks, batch_size, device)
+        summed = np.zeros((len(split), raw.shape[1]), dtype=np.float64)
+        np.add.at(summed, owner, raw)
+        raw = (summed / np.bincount(owner, minlength=len(split))[:, None]).astype(np.float32)
+    else:
+        raw = _raw_outputs(model, data, split.tracks, batch_size, device)
     with torch.inference_mode():
-        for x, lengths, y in data.batches(split, batch_size):
-            xb = torch.from_numpy(x).to(device)
-            raw = model(xb, torch.from_numpy(lengths))
-            if y is not None:
-                total += float(model.loss(raw, torch.from_numpy(y).to(device))) * len(x)
-                seen += len(x)
-            outputs.append(model.head.predict(raw).float().cpu().numpy())
-    return np.concatenate(outputs), total / max(seen, 1)
+        raw_t = torch.from_numpy(raw).to(device)
+        loss = float("nan")
+        if split.targets is not None:
+            loss = float(model.loss(raw_t, torch.from_numpy(split.targets).to(device)))
+        outputs = model.head.predict(raw_t).float().cpu().numpy()
+    return outputs, loss
+
+
+def _raw_outputs(
+    model: torch.nn.Module,
+    data: PreparedData,
+    tracks: TrackSet,
+    batch_size: int,
+    device: torch.device,
+) -> np.ndarray:
+    """The model's raw outputs (logits or values) for every track, in order."""
+    chunks = []
+    with torch.inference_mode():
+        for start in range(0, len(tracks), batch_size):
+            idx = np.arange(start, min(start + batch_size, len(tracks)))
+            x, lengths = pad_batch(tracks, idx, data.pad_value, data.spec.max_length)
+            raw = model(torch.from_numpy(x).to(device), torch.from_numpy(lengths))
+            chunks.append(raw.float().cpu().numpy())
+    return np.concatenate(chunks)
 
 
 def fit(
@@ -96,6 +125,13 @@ def fit(
     for epoch in range(1, training.max_epochs + 1):
         started = time.perf_counter()
         model.train()
+        # Transfer: the new head learns alone first, the backbone (and its BatchNorm
+        # statistics) untouched; then everything is fine-tuned.
+        frozen = epoch <= training.freeze_epochs
+        for p in model.backbone.parameters():
+            p.requires_grad_(not frozen)
+        if frozen:
+            model.backbone.eval()
         total, seen = 0.0, 0
         for x, lengths, y in data.batches(data.train, training.batch_size, rng=rng):
             if len(x) == 1 and len(data.train) > 1:

@@ -20,7 +20,14 @@ from sweep.specfile import Problem, SpecProblems, SpecSource
 
 # Fields a search may set. The split (fractions, seed, file) is not searchable: trials
 # must be compared on the same validation tracks.
-SEARCHABLE_DATA = ("features", "beat", "normalization", "max_length", "crop_frames")
+SEARCHABLE_DATA = (
+    "features",
+    "beat",
+    "normalization",
+    "max_length",
+    "crop_frames",
+    "eval_windows",
+)
 SEARCHABLE_TRAINING = tuple(f for f in TrainingSpec.model_fields if f not in ("device", "threads"))
 # Arguments the engine passes itself, inferred from the data.
 ENGINE_ARGS = {
@@ -74,6 +81,16 @@ def _problems(spec: Spec, source: SpecSource):
     yield from misfits
     if not misfits:  # only parameters that fit are worth building with
         yield from _build_problems(spec, at)
+
+    if spec.model.init_from:
+        for path, _ in active_params(spec.search.space, {}):
+            if path.startswith("model.backbone"):
+                yield at(
+                    ("search", "space", path),
+                    "a transferred backbone is the checkpoint's: "
+                    "its parameters cannot be searched (model.init_from is set)",
+                    field=f"search.space.{path}",
+                )
 
     space_path = ("search", "space")
     space_problems = list(

@@ -246,3 +246,36 @@ def test_a_configuration_the_component_refuses_is_a_failed_trial(tmp_path, tiny_
     assert bad and all(t.state == STATES.FAIL for t in bad)
     assert bad[0].user_attrs["reason"].startswith("invalid configuration: ")
     assert trials[0].state == STATES.COMPLETE  # the reference, and the study went on
+
+
+def test_per_target_runs_one_study_per_target(tmp_path, tiny_root):
+    spec = tiny_spec(
+        tmp_path,
+        tiny_root,
+        data={"dataset": "multitask"},
+        task={"kind": "regression", "targets": ["valence", "energy"], "per_target": True},
+        training={"max_epochs": 1},
+        search={"n_trials": 1},
+    )
+    studies = spec.per_target_specs()
+    assert [s.study for s in studies] == ["tiny_valence", "tiny_energy"]
+    assert [s.task.targets for s in studies] == [["valence"], ["energy"]]
+    for one in studies:
+        outcome = run_study(one, tmp_path / "results")
+        assert list(outcome.test["best"]["per_target"]) == one.task.targets
+
+
+def test_windowed_evaluation_averages_a_tracks_windows(tmp_path, tiny_root):
+    from sweep.data import prepare
+    from sweep.study import build
+    from sweep.train import _raw_outputs, predict, windows
+
+    spec = tiny_spec(tmp_path, tiny_root, data={"crop_frames": 6, "eval_windows": True})
+    data = prepare(spec.resolved_data)
+    model = build(spec, data).eval()
+    outputs, _ = predict(model, data, data.validation, 4, torch.device("cpu"))
+    wins, owner = windows(data.validation.tracks, 6)
+    raw = _raw_outputs(model, data, wins, 4, torch.device("cpu"))
+    expected = np.stack([raw[owner == i].mean(0) for i in range(len(data.validation))])
+    probabilities = torch.softmax(torch.from_numpy(expected), dim=1).numpy()
+    assert np.allclose(outputs, probabilities, atol=1e-5)

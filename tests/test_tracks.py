@@ -46,3 +46,15 @@ def test_random_crops_are_windows_of_the_track():
         assert np.array_equal(x[1, :3], ts.track(1)) and not x[1, 3].any()
         starts.add(start)
     assert len(starts) > 3  # really random, not always the start
+
+
+def test_windows_cover_every_frame_and_name_their_track():
+    from sweep.tracks import windows
+
+    ts = _tracks([10, 3, 8])
+    wins, owner = windows(ts, 4)
+    assert owner.tolist() == [0, 0, 0, 1, 2, 2]
+    assert list(wins.lengths) == [4, 4, 4, 3, 4, 4]
+    assert np.array_equal(wins.track(2), ts.track(0)[6:10])  # the last one ends the track
+    assert np.array_equal(wins.track(3), ts.track(1))  # shorter than the width: whole
+    assert np.array_equal(wins.track(5), ts.track(2)[4:8])

@@ -1,0 +1,114 @@
+"""Transfer learning: a trial's backbone starts from another study's best checkpoint.
+
+    model:
+      backbone: cnn
+      init_from: genre_cnn_all_beat     # a study under the results folder, or a .pt path
+
+The head is always new (the task differs); the backbone's weights are loaded, and
+`training.freeze_epochs` trains the head alone for a while before everything is fine-tuned.
+A checkpoint whose backbone or input features differ from the spec's is refused before any
+trial runs: loading it would either fail deep inside torch or, worse, silently misread the
+input rows.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from pathlib import Path
+from typing import Any
+
+import optuna
+import torch
+
+from sweep.errors import SpecError
+from sweep.registry import backbones
+from sweep.spec import Spec
+
+
+def resolve_checkpoint(init_from: str, results: Path) -> Path:
+    """The checkpoint `init_from` names: a file, or the best trial of a study folder/name."""
+    path = Path(init_from)
+    if path.suffix == ".pt":
+        if not path.is_file():
+            raise SpecError(f"model.init_from: checkpoint {path} not found")
+        return path
+    folder = path if path.is_dir() else Path(results) / init_from
+    if not (folder / "optuna.journal").is_file():
+        raise SpecError(
+            f"model.init_from: no study {init_from!r} in {results} (run its spec first, "
+            f"or give a checkpoint path)"
+        )
+    test = folder / "test.json"
+    if test.is_file() and "best" in json.loads(test.read_text()):
+        number = json.loads(test.read_text())["best"]["trial"]
+    else:
+        storage = optuna.storages.JournalStorage(
+            optuna.storages.journal.JournalFileBackend(str(folder / "optuna.journal"))
+        )
+        try:
+            number = optuna.load_study(study_name=folder.name, storage=storage).best_trial.number
+        except ValueError as e:
+            raise SpecError(f"model.init_from: study {init_from!r} has no complete trial") from e
+    checkpoint = folder / "trials" / str(number) / "checkpoint.pt"
+    if not checkpoint.is_file():
+        raise SpecError(f"model.init_from: {checkpoint} not found")
+    return checkpoint
+
+
+def source_of(checkpoint: Path) -> dict[str, Any]:
+    """What a checkpoint was trained on, as far as transfer cares."""
+    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    spec = ckpt["spec"]
+    return {
+        "backbone": spec["model"]["backbone"],
+        "backbone_params": _with_defaults(
+            spec["model"]["backbone"], spec["model"]["backbone_params"]
+        ),
+        "features": spec["data"]["features"],
+        "beat": spec["data"]["beat"],
+        "n_features": ckpt["n_features"],
+        "state_dict": ckpt["state_dict"],
+        "study": spec["study"],
+    }
+
+
+def check_compatible(spec: Spec, checkpoint: Path) -> None:
+    """Refuse a checkpoint whose backbone or input features differ from the spec's."""
+    source = source_of(checkpoint)
+    wanted = {
+        "backbone": spec.model.backbone,
+        "backbone_params": _with_defaults(spec.model.backbone, spec.model.backbone_params),
+        "features": spec.data.features,
+        "beat": spec.data.beat,
+    }
+    for key, value in wanted.items():
+        if source[key] != value:
+            raise SpecError(
+                f"model.init_from: checkpoint {checkpoint} (study {source['study']!r}) has "
+                f"{key} {source[key]!r}, but this spec has {value!r}; a transferred backbone "
+                f"needs the same backbone and the same input features"
+            )
+
+
+def load_backbone(model: torch.nn.Module, checkpoint: Path) -> None:
+    """Copy the checkpoint's backbone weights into `model` (its head stays as built)."""
+    prefix = "backbone."
+    weights = {
+        k.removeprefix(prefix): v
+        for k, v in source_of(checkpoint)["state_dict"].items()
+        if k.startswith(prefix)
+    }
+    model.backbone.load_state_dict(weights, strict=True)
+
+
+def _with_defaults(name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """A backbone's parameters with its defaults filled in, lists as lists (for comparing)."""
+    signature = inspect.signature(backbones.get(name))
+    full = {
+        n: p.default
+        for n, p in signature.parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
+    full.update(params)
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in sorted(full.items())}

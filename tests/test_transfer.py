@@ -1,0 +1,95 @@
+"""Transfer learning: a backbone from another study, frozen for a while, refused if it differs."""
+
+import pytest
+import torch
+
+from sweep.data import prepare
+from sweep.errors import SpecError
+from sweep.study import load_checkpoint, run_study
+from sweep.train import fit
+from sweep.transfer import load_backbone, resolve_checkpoint
+from tests.test_study import tiny_spec
+
+CNN = {"backbone": "cnn", "backbone_params": {"channels": [4, 8], "kernel_sizes": [3, 3]}}
+
+
+@pytest.fixture
+def genre_study(tmp_path, tiny_root):
+    spec = tiny_spec(
+        tmp_path, tiny_root, name="genre.yaml", model=CNN, search={"n_trials": 1, "space": {}}
+    )
+    spec = spec.model_copy(update={"study": "genre_src"})
+    run_study(spec, tmp_path / "results")
+    return tmp_path / "results"
+
+
+def transfer_spec(tmp_path, root, features="chroma", params=None, **training):
+    model = {**CNN, "head": "regressor", "init_from": "genre_src"}
+    if params:
+        model["backbone_params"] = params
+    return tiny_spec(
+        tmp_path,
+        root,
+        name="transfer.yaml",
+        model=model,
+        data={"dataset": "multitask", "features": features},
+        task={"kind": "regression", "targets": ["valence"]},
+        training={"max_epochs": 2, **training},
+        search={"n_trials": 2, "space": {"training.freeze_epochs": {"choices": [0, 1]}}},
+    ).model_copy(update={"study": "transfer"})
+
+
+def test_transfer_starts_from_the_genre_checkpoint_with_a_new_head(
+    tmp_path, tiny_root, genre_study
+):
+    spec = transfer_spec(tmp_path, tiny_root)
+    checkpoint = resolve_checkpoint("genre_src", genre_study)
+    source, _ = load_checkpoint(checkpoint)
+    outcome = run_study(spec, genre_study)
+    assert outcome.study.user_attrs["init_from"] == str(checkpoint)
+    assert all(t.state.name == "COMPLETE" for t in outcome.study.trials)
+    assert set(outcome.test["best"]["per_target"]) == {"valence"}
+    # what a trial starts from: the source's backbone weights, a head of the new shape
+    model, _ = load_checkpoint(checkpoint)
+    target, _ = load_checkpoint(genre_study / "transfer" / "trials" / "0" / "checkpoint.pt")
+    load_backbone(target, checkpoint)
+    for key, value in source.backbone.state_dict().items():
+        assert torch.equal(target.backbone.state_dict()[key], value)
+    assert target.head.state_dict().keys() != model.head.state_dict().keys() or any(
+        v.shape != model.head.state_dict()[k].shape for k, v in target.head.state_dict().items()
+    )
+
+
+def test_a_frozen_backbone_does_not_move(tmp_path, tiny_root, genre_study):
+    spec = transfer_spec(tmp_path, tiny_root, freeze_epochs=1, max_epochs=1, patience=None)
+    data = prepare(spec.resolved_data)
+    model, _ = load_checkpoint(resolve_checkpoint("genre_src", genre_study))
+    from sweep.study import build
+
+    fresh = build(spec, data)
+    load_backbone(fresh, resolve_checkpoint("genre_src", genre_study))
+    before = {k: v.clone() for k, v in fresh.backbone.state_dict().items()}
+    head_before = {k: v.clone() for k, v in fresh.head.state_dict().items()}
+    fit(fresh, data, spec.training, "spearman", "maximize")
+    assert all(torch.equal(before[k], v) for k, v in fresh.backbone.state_dict().items())
+    assert not all(torch.equal(head_before[k], v) for k, v in fresh.head.state_dict().items())
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"features": "mel"}, "has features 'chroma', but this spec has 'mel'"),
+        ({"params": {"channels": [4, 16], "kernel_sizes": [3, 3]}}, "has backbone_params"),
+    ],
+)
+def test_a_mismatched_checkpoint_is_refused(tmp_path, tiny_root, genre_study, change, message):
+    spec = transfer_spec(tmp_path, tiny_root, **change)
+    with pytest.raises(SpecError, match=message):
+        run_study(spec, genre_study)
+    assert not (genre_study / "transfer").exists()  # refused before anything was written
+
+
+def test_an_absent_source_study_is_refused(tmp_path, tiny_root):
+    spec = transfer_spec(tmp_path, tiny_root)
+    with pytest.raises(SpecError, match=r"model.init_from: no study 'genre_src' in .* \(run its "):
+        run_study(spec, tmp_path / "results")
