@@ -156,6 +156,32 @@ def data_cache(
         )
 
 
+@data_app.command("show")
+def data_show(
+    root: Annotated[Path, typer.Argument(metavar="ROOT", help="A Kaggle-style data/ folder.")],
+    out: Annotated[Path, typer.Option(help="Folder to write the PNGs into.")] = Path("data_views"),
+    tracks: Annotated[int, typer.Option(help="Sample tracks to draw.", min=1)] = 3,
+    seed: Annotated[int, typer.Option(help="Seed of the sample choice.")] = 0,
+) -> None:
+    """Draw sample spectrograms and chromagrams (full beside beat) and class histograms."""
+    from sweep.show import show_data
+
+    views = show_data(root, out=out, n_tracks=tracks, seed=seed)
+    for sample in views.samples:
+        shapes = ", ".join(f"{r} {a.shape}" for r, a in sample.arrays.items())
+        where = f", {sample.part}" if sample.part else ""
+        console.print(
+            f"track {sample.track_id} ({sample.label}{where}): {shapes}",
+            markup=False,
+            highlight=False,
+        )
+    for note in views.notes:
+        console.print(f"note: {note}", markup=False, highlight=False)
+    console.print(f"Wrote {len(views.written)} file(s):", markup=False)
+    for path in views.written:
+        console.print(f"  {path}", markup=False, highlight=False)
+
+
 SetOption = Annotated[
     list[str] | None,
     typer.Option("--set", help="Override a spec field: --set training.lr=3e-4 (repeatable)."),
@@ -213,22 +239,30 @@ def run(
         f"({spec.data.features}, {'beat' if spec.data.beat else 'full'}), {budget} "
         f"trials, optimising validation {spec.metric} ({spec.direction})."
     )
-    progress = StudyProgress(console, spec.metric, spec.training.max_epochs)
-    try:
-        outcome = run_study(
-            spec, results, n_trials=trials, timeout=timeout, storage=storage, progress=progress
-        )
-    except KeyboardInterrupt:
-        progress.stop()
-        err_console.print(
-            f"interrupted: finished trials are kept in {results / spec.study}; "
-            f"run the same command again to continue",
-            markup=False,
-        )
-        sys.exit(130)
-    finally:
-        progress.stop()
-    console.print(_format_outcome(spec, outcome))
+    for one in spec.per_target_specs():  # one study, or one per target
+        if one is not spec:
+            console.print(f"Study [bold]{one.study}[/]: target {one.task.targets[0]}.")
+        progress = StudyProgress(console, one.metric, one.training.max_epochs)
+        try:
+            outcome = run_study(
+                one,
+                results,
+                n_trials=trials,
+                timeout=timeout,
+                storage=storage,
+                progress=progress,
+            )
+        except KeyboardInterrupt:
+            progress.stop()
+            err_console.print(
+                f"interrupted: finished trials are kept in {results / one.study}; "
+                f"run the same command again to continue",
+                markup=False,
+            )
+            sys.exit(130)
+        finally:
+            progress.stop()
+        console.print(_format_outcome(one, outcome))
 
 
 def _format_outcome(spec, outcome) -> str:
@@ -355,6 +389,110 @@ def components(
         for name in registry.names():
             info = registry.info(name)
             console.print(f"  [cyan]{name}[/]{info.signature}\n      {info.summary}")
+
+
+@app.command("predict")
+def predict_command(
+    model: Annotated[
+        str,
+        typer.Argument(
+            metavar="MODEL_OR_STUDY",
+            help="A checkpoint (.pt), a study folder, or a study name under --results "
+            "(its best trial).",
+        ),
+    ],
+    input_dir: Annotated[
+        Path,
+        typer.Argument(
+            metavar="INPUT_DIR",
+            help="Folder of .npy arrays (lab layout) or wav/mp3/ogg/flac files.",
+        ),
+    ],
+    out: Annotated[Path, typer.Option(help="The CSV to write.")] = Path("predictions.csv"),
+    results: Annotated[
+        Path, typer.Option(help="Folder of study results, for a study name.")
+    ] = Path("results"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite --out if it exists.")] = False,
+    skip_bad: Annotated[bool, typer.Option(help="Skip unreadable files and count them.")] = False,
+    workers: Annotated[
+        int | None, typer.Option(help="Processes for audio features (default: all cores).")
+    ] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            help="Torch threads (default: the model's training.threads, else all cores); "
+            "1 is far faster on a CPU another job keeps busy.",
+            min=1,
+        ),
+    ] = None,
+) -> None:
+    """Predict new tracks with a trained model; write Id + classes or targets as a CSV.
+
+    A model trained on valence, energy and danceability writes the Kaggle submission format.
+    """
+    from collections import Counter
+
+    from sweep.predict import check_output, predict_folder, resolve_model, write_csv
+    from sweep.train import set_threads
+
+    check_output(out, force)  # before the model and the features, not after
+    net, ckpt, source = resolve_model(model, results)
+    set_threads(threads or ckpt["spec"]["training"].get("threads"))  # as training did
+    result = predict_folder(
+        net, ckpt, input_dir, skip_bad=skip_bad, workers=workers, show_progress=sys.stderr.isatty()
+    )
+    write_csv(result, out, force=force)
+    names = result.columns[1:] if result.task == "classification" else result.columns
+    console.print(
+        f"Predicted {len(result.ids)} tracks of {input_dir} with {source.describe()} "
+        f"({result.task}: {', '.join(names)}). Wrote {out}.",
+        markup=False,
+    )
+    if result.task == "classification":
+        counts = sorted(Counter(row[0] for row in result.values).items())
+        console.print("Predicted classes: " + ", ".join(f"{c} {n}" for c, n in counts))
+    if result.skipped:
+        console.print(f"Skipped {len(result.skipped)} bad file(s):", markup=False)
+        for reason in result.skipped.values():
+            console.print(f"  {reason}", markup=False, highlight=False)
+
+
+@app.command("report")
+def report(
+    studies: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="STUDY",
+            help="Study folder names under --results (default: every study there).",
+        ),
+    ] = None,
+    results: Annotated[Path, typer.Option(help="Folder of study results.")] = Path("results"),
+    out: Annotated[
+        Path | None, typer.Option(help="Folder to write into (default: RESULTS/report).")
+    ] = None,
+    data_root: Annotated[
+        Path | None,
+        typer.Option(help="The studies' data folder, if their data.root is not found from here."),
+    ] = None,
+    baseline: Annotated[
+        bool, typer.Option(help="Fit the pooled-features baseline on each study's split.")
+    ] = True,
+) -> None:
+    """Compare the studies with the reference table: REPORT.md, report.html, CSVs, plots."""
+    from sweep.report import write_report
+
+    outcome = write_report(results, studies, out=out, data_root=data_root, baseline=baseline)
+    console.print(
+        f"Reported {len(outcome.studies)} stud{'y' if len(outcome.studies) == 1 else 'ies'} "
+        f"({', '.join(outcome.studies)}) in {outcome.out}: REPORT.md, report.html, "
+        f"{sum(f.suffix == '.csv' for f in outcome.files)} CSV and "
+        f"{sum(f.suffix == '.png' for f in outcome.files)} PNG files.",
+        markup=False,
+        highlight=False,
+    )
+    for study, notes in outcome.notes.items():
+        for note in notes:
+            console.print(f"note: {study}: {note}", markup=False, highlight=False)
 
 
 def main() -> None:

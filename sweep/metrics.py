@@ -56,6 +56,7 @@ def evaluation_report(
             "n": int(len(targets)),
             "accuracy": float(accuracy_score(targets, predicted)),
             "macro_f1": float(f1_score(targets, predicted, average="macro", zero_division=0)),
+            "micro_f1": float(f1_score(targets, predicted, average="micro", zero_division=0)),
             "weighted_f1": float(f1_score(targets, predicted, average="weighted", zero_division=0)),
             "per_class": classification_report(
                 targets,

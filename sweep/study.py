@@ -37,7 +37,7 @@ from sweep.metrics import evaluation_report
 from sweep.model import build_model
 from sweep.spec import DataSpec, SamplerSpec, Spec
 from sweep.train import Diverged, EpochRecord, FitResult, fit, pick_device, predict
-from sweep.transfer import check_compatible, load_backbone, resolve_checkpoint
+from sweep.transfer import adopt_source, load_backbone, resolve_checkpoint
 
 CHECKPOINT_FORMAT = 1
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
@@ -103,6 +103,8 @@ def _fingerprint(spec: Spec) -> str:
     raw["search"].pop("n_trials")
     raw["search"].pop("timeout")
     raw["data"].pop("root")  # the same data may live in another folder on another machine
+    raw["training"].pop("threads")  # where and how fast it runs, not what it computes
+    raw["training"].pop("device")
     return json.dumps(raw, sort_keys=True)
 
 
@@ -333,7 +335,7 @@ def run_study(
     init_from = None
     if spec.model.init_from:  # refused before any trial if it does not fit
         init_from = resolve_checkpoint(spec.model.init_from, results)
-        check_compatible(spec, init_from)
+        spec = adopt_source(spec, init_from)
     folder = study_folder(results, spec)
     study = open_study(spec, folder, storage)
     if init_from is not None:

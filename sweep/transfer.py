@@ -73,12 +73,19 @@ def source_of(checkpoint: Path) -> dict[str, Any]:
     }
 
 
-def check_compatible(spec: Spec, checkpoint: Path) -> None:
-    """Refuse a checkpoint whose backbone or input features differ from the spec's."""
+def adopt_source(spec: Spec, checkpoint: Path) -> Spec:
+    """The spec with the checkpoint's backbone, refused if it cannot be the same network.
+
+    The backbone's parameters come from the checkpoint: a transfer spec names the backbone
+    and leaves its parameters out. A parameter the spec does give must agree with the
+    checkpoint, and so must the backbone and the input features.
+    """
     source = source_of(checkpoint)
+    given = {
+        k: list(v) if isinstance(v, tuple) else v for k, v in spec.model.backbone_params.items()
+    }
     wanted = {
         "backbone": spec.model.backbone,
-        "backbone_params": _with_defaults(spec.model.backbone, spec.model.backbone_params),
         "features": spec.data.features,
         "beat": spec.data.beat,
     }
@@ -89,6 +96,16 @@ def check_compatible(spec: Spec, checkpoint: Path) -> None:
                 f"{key} {source[key]!r}, but this spec has {value!r}; a transferred backbone "
                 f"needs the same backbone and the same input features"
             )
+    for name, value in given.items():
+        if source["backbone_params"].get(name) != value:
+            raise SpecError(
+                f"model.init_from: checkpoint {checkpoint} (study {source['study']!r}) has "
+                f"backbone_params.{name} {source['backbone_params'].get(name)!r}, but this "
+                f"spec has {value!r}; leave the backbone's parameters out of a transfer spec "
+                f"and they are the checkpoint's"
+            )
+    model = spec.model.model_copy(update={"backbone_params": source["backbone_params"]})
+    return spec.model_copy(update={"model": model})
 
 
 def load_backbone(model: torch.nn.Module, checkpoint: Path) -> None:

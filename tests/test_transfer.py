@@ -79,7 +79,10 @@ def test_a_frozen_backbone_does_not_move(tmp_path, tiny_root, genre_study):
     "change, message",
     [
         ({"features": "mel"}, "has features 'chroma', but this spec has 'mel'"),
-        ({"params": {"channels": [4, 16], "kernel_sizes": [3, 3]}}, "has backbone_params"),
+        (
+            {"params": {"channels": [4, 16], "kernel_sizes": [3, 3]}},
+            r"has backbone_params.channels \[4, 8\], but this spec has \[4, 16\]",
+        ),
     ],
 )
 def test_a_mismatched_checkpoint_is_refused(tmp_path, tiny_root, genre_study, change, message):
@@ -93,3 +96,14 @@ def test_an_absent_source_study_is_refused(tmp_path, tiny_root):
     spec = transfer_spec(tmp_path, tiny_root)
     with pytest.raises(SpecError, match=r"model.init_from: no study 'genre_src' in .* \(run its "):
         run_study(spec, tmp_path / "results")
+
+
+def test_a_transfer_spec_without_backbone_parameters_takes_the_checkpoints(
+    tmp_path, tiny_root, genre_study
+):
+    spec = transfer_spec(tmp_path, tiny_root)
+    spec = spec.model_copy(update={"model": spec.model.model_copy(update={"backbone_params": {}})})
+    outcome = run_study(spec, genre_study)
+    _, ckpt = load_checkpoint(genre_study / "transfer" / "trials" / "0" / "checkpoint.pt")
+    assert ckpt["spec"]["model"]["backbone_params"]["channels"] == [4, 8]
+    assert outcome.study.trials[0].state.name == "COMPLETE"

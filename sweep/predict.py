@@ -1,0 +1,436 @@
+"""Predictions of a trained model on new tracks, written as a CSV (`sweep predict`).
+
+    model, ckpt, source = resolve_model("genre_all_beat", results=Path("results"))
+    result = predict_folder(model, ckpt, Path("data/multitask_dataset_beat/test"))
+    write_csv(result, Path("predictions.csv"))
+
+The input is a folder of `.npy` arrays in the lab layout ((140, T), id = the name before its
+first dot) or of audio files (wav/mp3/ogg/flac: the lab's feature recipe first, id = the
+file name without its extension). Tracks are prepared exactly as in training, from what the
+checkpoint records: the spec's feature set rows, the `max_length` cut, standardisation with
+the training split's mean and std (or, without it, padding with each feature's floor), the
+same batching; the model runs in eval mode.
+
+A model trained on valence, energy and danceability writes the Kaggle submission format,
+`Id,valence,energy,danceability`, whatever order it was trained in.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import json
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+import torch
+
+from sweep import layout
+from sweep.cache import load_folder
+from sweep.data import LoadReport, PreparedData, Split
+from sweep.dataset_api import DataSource
+from sweep.errors import DataError, SweepError
+from sweep.registry import feature_sets
+from sweep.spec import Spec
+from sweep.study import load_checkpoint
+from sweep.tracks import TrackSet
+from sweep.train import predict
+
+# sweep.extract's list; not imported from there, which would load librosa for .npy input too.
+AUDIO_EXTENSIONS = (".wav", ".mp3", ".ogg", ".flac")
+KAGGLE_TARGETS = ("valence", "energy", "danceability")  # the submission's column order
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a model came from, for messages: the checkpoint, and its study and trial if any."""
+
+    checkpoint: Path
+    study: Path | None = None
+    trial: int | None = None
+
+    def describe(self) -> str:
+        if self.study is None:
+            return str(self.checkpoint)
+        return f"trial {self.trial} of study {self.study}"
+
+
+@dataclass
+class Predictions:
+    """One row per track: ids, and the CSV columns after `Id` with their values.
+
+    Attributes:
+        ids: track ids, in the order of the rows.
+        columns: the header after `Id`.
+        values: one list per row, matching `columns` (a class name for `predicted`).
+        task: "classification" or "regression".
+        skipped: file -> reason, for files skipped as bad.
+    """
+
+    ids: list[str]
+    columns: list[str]
+    values: list[list[Any]]
+    task: str
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------- the model
+
+
+def resolve_model(
+    model_or_study: str | Path, results: Path = Path("results")
+) -> tuple[torch.nn.Module, dict, ModelSource]:
+    """Load the model a checkpoint path, a study folder or a study name stands for.
+
+    Args:
+        model_or_study: a `checkpoint.pt` file, a study folder (`results/<study>/`), or the
+            name of a study under `results`.
+        results: the folder of study results, for a study name.
+
+    Returns:
+        The model (eval mode, CPU), the checkpoint dict (see `sweep.study.save_checkpoint`)
+        and where it came from. A study gives its best trial: test.json's, else the best
+        complete trial of its Optuna journal.
+
+    Raises:
+        SweepError: nothing by that name, a study without a completed trial, a missing or
+            foreign checkpoint.
+    """
+    given = Path(model_or_study)
+    if given.is_file():
+        source = ModelSource(given)
+    elif given.is_dir():
+        source = _study_source(given)
+    elif given.suffix != ".pt" and (Path(results) / given).is_dir():
+        source = _study_source(Path(results) / given)
+    elif given.suffix == ".pt":
+        raise SweepError(f"{given}: checkpoint not found")
+    else:
+        raise SweepError(
+            f"{given}: no checkpoint file, study folder or study named {str(given)!r} in {results}/"
+        )
+    model, ckpt = load_checkpoint(source.checkpoint)
+    model.eval()
+    return model, ckpt, source
+
+
+def _study_source(folder: Path) -> ModelSource:
+    trial = best_trial_number(folder)
+    checkpoint = folder / "trials" / str(trial) / "checkpoint.pt"
+    if not checkpoint.is_file():
+        raise SweepError(f"{folder}: the best trial ({trial}) has no checkpoint at {checkpoint}")
+    return ModelSource(checkpoint, folder, trial)
+
+
+def best_trial_number(folder: Path) -> int:
+    """The best trial of a study folder: test.json's, else the journal's best complete trial.
+
+    test.json comes first because it is the trial the study tested; the journal is the
+    fallback for a study interrupted before its test.
+
+    Raises:
+        SweepError: the folder is not a study, or no trial of it completed.
+    """
+    test = folder / "test.json"
+    if test.is_file():
+        try:
+            trial = json.loads(test.read_text()).get("best", {}).get("trial")
+        except (ValueError, AttributeError):
+            trial = None  # unreadable: the journal still knows
+        if isinstance(trial, int):
+            return trial
+    journal = folder / "optuna.journal"
+    if not journal.is_file():  # checked first: the journal backend would create the file
+        raise SweepError(f"{folder}: not a study folder (no test.json or optuna.journal)")
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    try:
+        backend = optuna.storages.journal.JournalFileBackend(str(journal))
+        storage = optuna.storages.JournalStorage(backend)
+        names = optuna.get_all_study_names(storage)
+        # A study is stored under its spec's name; a renamed folder still holds one study.
+        name = folder.name if folder.name in names or len(names) != 1 else names[0]
+        study = optuna.load_study(study_name=name, storage=storage)
+    except KeyError as e:
+        raise SweepError(f"{journal}: no study named {folder.name!r} in it") from e
+    except Exception as e:  # a damaged journal, a folder that cannot be read...
+        raise SweepError(f"{journal}: cannot read the study ({type(e).__name__}: {e})") from e
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if not complete:
+        raise SweepError(f"{folder}: no completed trial, so no model to predict with")
+    pick = max if study.direction == optuna.study.StudyDirection.MAXIMIZE else min
+    return pick(complete, key=lambda t: t.value).number
+
+
+# ----------------------------------------------------------------------------- the input
+
+
+def read_inputs(
+    input_dir: Path,
+    beat: bool,
+    skip_bad: bool = False,
+    cache: bool = True,
+    workers: int | None = None,
+    show_progress: bool = False,
+) -> tuple[TrackSet, dict[str, str]]:
+    """Every track of a folder of `.npy` arrays or audio files, as (T, 140) frames.
+
+    `.npy` files go through the loader training uses (same parsing, same checks, the same
+    cache); audio files through the lab's feature recipe, the full or the beat-synchronised
+    version as the model was trained on.
+
+    Args:
+        input_dir: the folder (not searched recursively).
+        beat: take the beat-synchronised features of audio files (else the full ones).
+        skip_bad: skip unreadable files instead of stopping at the first.
+        cache: cache parsed `.npy` arrays as the data commands do.
+        workers: processes computing audio features (default: all cores).
+        show_progress: draw a progress bar while computing audio features.
+
+    Returns:
+        The tracks (ids sorted) and the skipped files: file -> one-line reason.
+
+    Raises:
+        DataError: a missing folder, no usable file, a bad file (without skip_bad), an id
+            used twice.
+    """
+    input_dir = Path(input_dir)
+    if not input_dir.is_dir():
+        raise DataError(f"{input_dir}: input folder not found")
+    files = [p for p in sorted(input_dir.iterdir()) if p.is_file()]
+    npy = [p for p in files if p.suffix == ".npy"]
+    audio = [p for p in files if p.suffix.lower() in AUDIO_EXTENSIONS]
+    if not npy and not audio:
+        subfolders = sorted(p.name for p in input_dir.iterdir() if p.is_dir())
+        hint = f" (it has sub-folders: {', '.join(subfolders)})" if subfolders else ""
+        raise DataError(
+            f"{input_dir}: no .npy or {'/'.join(e[1:] for e in AUDIO_EXTENSIONS)} files{hint}"
+        )
+
+    parts: list[TrackSet] = []
+    skipped: dict[str, str] = {}
+    if npy:
+        loaded = load_folder(input_dir, use_cache=cache)
+        if loaded.bad and not skip_bad:
+            more = f" (and {len(loaded.bad) - 1} more)" if len(loaded.bad) > 1 else ""
+            raise DataError(f"{next(iter(loaded.bad.values()))}{more}; --skip-bad skips such files")
+        named = layout.index_tracks(input_dir)  # the files' own names, whatever their style
+        skipped.update({str(named[t]): reason for t, reason in loaded.bad.items()})
+        parts.append(loaded.tracks)
+    if audio:
+        tracks, bad = _audio_tracks(audio, beat, skip_bad, workers, show_progress)
+        skipped.update(bad)
+        parts.append(tracks)
+    tracks = _concatenate(parts, input_dir)
+    if len(tracks) == 0:
+        raise DataError(f"{input_dir}: no usable file ({len(skipped)} skipped as bad)")
+    return tracks, skipped
+
+
+def _audio_features(path: Path, beat: bool) -> np.ndarray:
+    """One audio file's full or beat-synchronised features, (T, 140) like `read_track`.
+
+    Module-level (and the choice made here, in the worker) so that only the array the model
+    needs travels back from the worker process.
+    """
+    from sweep.audio_features import features_from_file
+
+    full, beat_sync = features_from_file(path)
+    return np.ascontiguousarray((beat_sync if beat else full).T, dtype=np.float32)
+
+
+def _audio_tracks(
+    paths: list[Path], beat: bool, skip_bad: bool, workers: int | None, show_progress: bool
+) -> tuple[TrackSet, dict[str, str]]:
+    from sweep.audio_features import parallel_map
+
+    ids = [_audio_id(p) for p in paths]
+    seen: dict[str, Path] = {}
+    for tid, path in zip(ids, paths, strict=True):
+        if tid in seen:
+            raise DataError(f"{path}: id {tid} is also used by {seen[tid].name}")
+        seen[tid] = path
+    try:
+        made = parallel_map(
+            functools.partial(_audio_features, beat=beat),
+            paths,
+            workers=workers,
+            description="Computing features",
+            show_progress=show_progress,
+            stop_on_error=not skip_bad,
+        )
+    except DataError as e:
+        raise DataError(f"{e}; --skip-bad skips such files") from e
+    skipped = {str(p): str(a) for p, a in zip(paths, made, strict=True) if isinstance(a, Exception)}
+    good = [(t, a) for t, a in zip(ids, made, strict=True) if not isinstance(a, Exception)]
+    return _trackset([t for t, _ in good], [a for _, a in good]), skipped
+
+
+def _audio_id(path: Path) -> str:
+    # An audio name has no layout suffix to strip: its id is the name without the extension.
+    return path.name[: -len(path.suffix)]
+
+
+def _trackset(ids: list[str], arrays: list[np.ndarray]) -> TrackSet:
+    offsets = np.zeros(len(arrays) + 1, dtype=np.int64)
+    np.cumsum([len(a) for a in arrays], out=offsets[1:])
+    frames = np.concatenate(arrays) if arrays else np.empty((0, layout.N_ROWS), dtype=np.float32)
+    return TrackSet(np.array(ids, dtype=str), frames, offsets)
+
+
+def _concatenate(parts: list[TrackSet], input_dir: Path) -> TrackSet:
+    if len(parts) == 1:
+        return parts[0]
+    ids = [str(t) for p in parts for t in p.ids]
+    duplicated = sorted(t for t, n in Counter(ids).items() if n > 1)
+    if duplicated:
+        raise DataError(
+            f"{input_dir}: id {duplicated[0]} is both a .npy file and an audio file "
+            f"({len(duplicated)} such ids)"
+        )
+    return _trackset(ids, [p.track(i) for p in parts for i in range(len(p))])
+
+
+# ----------------------------------------------------------------------------- predicting
+
+
+def prepare_tracks(tracks: TrackSet, ckpt: dict) -> tuple[PreparedData, Split]:
+    """The tracks as the model saw its training data, as a split of a `PreparedData`.
+
+    The feature set's rows, the `max_length` cut, the standardisation with the training
+    split's statistics and the pad value are the ones `sweep.data.prepare` uses, from the
+    checkpoint's spec (the trial's, so searched values such as max_length are the trial's
+    own). Handing a real `PreparedData` to `sweep.train.predict` means predictions are made
+    by the very code that tested the model, batching and evaluation windows included.
+
+    Args:
+        tracks: raw tracks, (T, 140) frames each (see `read_inputs`).
+        ckpt: a checkpoint dict (see `sweep.study.load_checkpoint`).
+
+    Returns:
+        The data (no labels, no files behind it) and the split to predict.
+
+    Raises:
+        SweepError: the feature set does not give the model's number of features.
+    """
+    spec = Spec.model_validate(ckpt["spec"]).resolved_data
+    features = feature_sets.build(spec.features)
+    if features.n_features != ckpt["n_features"]:
+        raise SweepError(
+            f"feature set {spec.features!r} has {features.n_features} features, but the "
+            f"checkpoint's model takes {ckpt['n_features']}"
+        )
+    split = Split(
+        "predict",
+        tracks.take(np.arange(len(tracks)), rows=features.rows, max_length=spec.max_length),
+        None,
+    )
+    mean = std = None
+    pad_value = features.floor.astype(np.float32)
+    if ckpt.get("mean") is not None:
+        mean = np.asarray(ckpt["mean"], dtype=np.float32)
+        std = np.asarray(ckpt["std"], dtype=np.float32)
+        pad_value = np.zeros(features.n_features, dtype=np.float32)  # as in prepare()
+    source = DataSource(
+        spec.dataset,
+        "classification" if ckpt["class_names"] else "regression",
+        parts={},
+        class_names=tuple(ckpt["class_names"]),
+        target_names=tuple(ckpt["target_names"]),
+    )
+    data = PreparedData(
+        spec, source, features, split, split, {}, pad_value, mean, std, LoadReport()
+    )
+    split = data._standardised(split)  # the training code's own standardisation
+    data.train = data.validation = split
+    return data, split
+
+
+def model_outputs(
+    model: torch.nn.Module, ckpt: dict, tracks: TrackSet, device: torch.device | None = None
+) -> np.ndarray:
+    """Probabilities (n, C) or values (n, K) for raw (T, 140) tracks, in the tracks' order."""
+    data, split = prepare_tracks(tracks, ckpt)
+    device = device or torch.device("cpu")
+    model.to(device)
+    outputs, _ = predict(model, data, split, int(ckpt["spec"]["training"]["batch_size"]), device)
+    return outputs
+
+
+def predict_folder(
+    model: torch.nn.Module,
+    ckpt: dict,
+    input_dir: Path,
+    skip_bad: bool = False,
+    workers: int | None = None,
+    show_progress: bool = False,
+) -> Predictions:
+    """Predict every track of a folder (see `read_inputs`), as the rows of the output CSV."""
+    data = ckpt["spec"]["data"]
+    tracks, skipped = read_inputs(
+        input_dir,
+        beat=bool(data["beat"]),
+        skip_bad=skip_bad,
+        cache=bool(data.get("cache", True)),
+        workers=workers,
+        show_progress=show_progress,
+    )
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    outputs = model_outputs(model, ckpt, tracks, device)
+    ids = [str(t) for t in tracks.ids]
+    if model.head.task == "classification":
+        names = list(ckpt["class_names"])
+        predicted = outputs.argmax(axis=1)
+        rows = [[names[p], *probs] for p, probs in zip(predicted, outputs.tolist(), strict=True)]
+        return Predictions(ids, ["predicted", *names], rows, "classification", skipped)
+    names = list(ckpt["target_names"])
+    order = list(range(len(names)))
+    if sorted(names) == sorted(KAGGLE_TARGETS):  # the Kaggle submission's column order
+        order = [names.index(t) for t in KAGGLE_TARGETS]
+    columns = [names[i] for i in order]
+    return Predictions(ids, columns, outputs[:, order].tolist(), "regression", skipped)
+
+
+def write_csv(predictions: Predictions, out: Path, force: bool = False) -> None:
+    """Write `Id,<columns>`, one row per track; numbers with 6 decimals.
+
+    Written to a temporary file renamed into place, so an interrupted run never leaves a
+    half-written CSV that looks complete.
+
+    Raises:
+        SweepError: `out` exists (without force), is a folder, or its folder does not exist.
+    """
+    check_output(out, force)
+    out = Path(out)
+    # Beside the target (a rename across file systems would copy), with the usual
+    # permissions (mkstemp's would be owner-only).
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", newline="") as f:
+            writer = csv.writer(f, lineterminator="\n")
+            writer.writerow(["Id", *predictions.columns])
+            for tid, row in zip(predictions.ids, predictions.values, strict=True):
+                writer.writerow([tid, *(_cell(v) for v in row)])
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def check_output(out: Path, force: bool) -> None:
+    """Refuse an output path that cannot or should not be written, before any work."""
+    out = Path(out)
+    if out.is_dir():
+        raise SweepError(f"{out}: is a folder; --out takes a file name")
+    if out.exists() and not force:
+        raise SweepError(f"{out}: already exists (--force overwrites it)")
+    if not out.resolve().parent.is_dir():
+        raise SweepError(f"{out}: folder {out.parent} does not exist")
+
+
+def _cell(value: Any) -> str:
+    return f"{value:.6f}" if isinstance(value, float) else str(value)

@@ -1,0 +1,397 @@
+"""The report's presentation: its figures (one PNG each) and its two renderings.
+
+A report is a list of blocks (headings, paragraphs, bullets, tables, images) rendered twice:
+to Markdown, images as relative paths to the PNGs, and to one self-contained HTML file,
+images embedded as base64 data: URIs, so that the file can be mailed or moved alone.
+
+Figures are built with `matplotlib.figure.Figure` and an Agg canvas rather than pyplot, so
+making a report never switches the backend of a notebook or a program that imports sweep,
+and no global figure state is left behind.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+DPI = 110
+BEST = "#1f77b4"
+REFERENCE = "#d62728"
+MUTED = "#9a9a9a"
+
+
+def _figure(width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=DPI)
+    return path
+
+
+def history_plot(
+    points: Sequence[dict],
+    metric: str,
+    direction: str,
+    path: Path,
+) -> Path:
+    """Trial number against its value: complete trials, pruned ones at their last reported
+    value, the best-so-far line, and the reference trial marked.
+
+    Args:
+        points: one dict per trial with number, state ("COMPLETE"/"PRUNED"), value and
+            reference (bool); trials without a value are left out.
+        metric: the validation metric's name (axis label).
+        direction: "maximize" or "minimize" (for the best-so-far line).
+        path: where to write the PNG.
+    """
+    fig = _figure(8.0, 3.6)
+    ax = fig.add_subplot()
+    complete = [p for p in points if p["state"] == "COMPLETE"]
+    pruned = [p for p in points if p["state"] == "PRUNED"]
+    if pruned:
+        ax.scatter(
+            [p["number"] for p in pruned],
+            [p["value"] for p in pruned],
+            marker="x",
+            color=MUTED,
+            label="pruned (last reported value)",
+            zorder=2,
+        )
+    if complete:
+        ax.scatter(
+            [p["number"] for p in complete],
+            [p["value"] for p in complete],
+            color=BEST,
+            label="complete",
+            zorder=3,
+        )
+        best_line, best = [], None
+        for p in sorted(complete, key=lambda p: p["number"]):
+            if best is None or (
+                p["value"] > best if direction == "maximize" else p["value"] < best
+            ):
+                best = p["value"]
+            best_line.append((p["number"], best))
+        last = max(p["number"] for p in points)
+        if best_line[-1][0] < last:  # carry the line to the last trial drawn
+            best_line.append((last, best_line[-1][1]))
+        xs, ys = zip(*best_line, strict=True)
+        ax.step(xs, ys, where="post", color=BEST, alpha=0.6, label="best so far")
+    for p in points:
+        if p.get("reference"):
+            ax.scatter(
+                [p["number"]],
+                [p["value"]],
+                marker="*",
+                s=220,
+                color=REFERENCE,
+                edgecolor="black",
+                linewidth=0.5,
+                label="reference configuration",
+                zorder=4,
+            )
+            ax.axhline(p["value"], color=REFERENCE, linestyle=":", linewidth=1)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("trial number")
+    ax.set_ylabel(f"validation {metric}")
+    ax.grid(alpha=0.3)
+    if points:
+        ax.legend(loc="best", fontsize=8)
+    return _save(fig, path)
+
+
+def importance_plot(importances: dict[str, float], path: Path) -> Path:
+    """Horizontal bars, the most important parameter on top."""
+    names = list(importances)[::-1]
+    fig = _figure(8.0, 0.9 + 0.38 * len(names))
+    ax = fig.add_subplot()
+    ax.barh(names, [importances[n] for n in names], color=BEST)
+    for y, name in enumerate(names):
+        ax.text(importances[name], y, f" {importances[name]:.2f}", va="center", fontsize=8)
+    ax.set_xlabel("importance (fANOVA, share of the variance of the objective)")
+    ax.set_xlim(0, max([*importances.values(), 0.01]) * 1.15)
+    ax.grid(axis="x", alpha=0.3)
+    return _save(fig, path)
+
+
+def curves_plot(
+    curves: Sequence[dict],
+    metric: str,
+    path: Path,
+    best_epoch: int | None = None,
+    reference: Sequence[dict] | None = None,
+) -> Path:
+    """Losses (left) and the validation metric(s) (right) per epoch of the best trial, with
+    the reference trial's dashed when it is another trial."""
+    fig = _figure(10.0, 3.4)
+    loss_ax, metric_ax = fig.subplots(1, 2)
+    epochs = [c["epoch"] for c in curves]
+    loss_ax.plot(epochs, [c["train_loss"] for c in curves], "-o", ms=3, label="train loss")
+    loss_ax.plot(epochs, [c["val_loss"] for c in curves], "-o", ms=3, label="validation loss")
+    names = [k for k in (curves[0]["val"] if curves else {}) if k != "loss"]
+    for name in names:
+        metric_ax.plot(epochs, [c["val"][name] for c in curves], "-o", ms=3, label=name)
+    if reference:
+        ref_epochs = [c["epoch"] for c in reference]
+        loss_ax.plot(
+            ref_epochs,
+            [c["val_loss"] for c in reference],
+            "--",
+            color=REFERENCE,
+            alpha=0.7,
+            label="validation loss, reference",
+        )
+        if metric in reference[0]["val"] and metric != "loss":
+            metric_ax.plot(
+                ref_epochs,
+                [c["val"][metric] for c in reference],
+                "--",
+                color=REFERENCE,
+                alpha=0.7,
+                label=f"{metric}, reference",
+            )
+    for ax, title in ((loss_ax, "loss"), (metric_ax, "validation metrics")):
+        if best_epoch:
+            ax.axvline(best_epoch, color=MUTED, linestyle=":", label=f"best epoch ({best_epoch})")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("epoch")
+        ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def confusion_plot(matrix: Sequence[Sequence[int]], classes: Sequence[str], path: Path) -> Path:
+    """Counts in every cell, coloured by the share of the true class (row), so that a small
+    class's errors are as visible as a large one's."""
+    m = np.asarray(matrix, dtype=float)
+    rows = m.sum(axis=1, keepdims=True)
+    share = np.divide(m, rows, out=np.zeros_like(m), where=rows > 0)
+    n = len(classes)
+    size = max(4.0, 0.55 * n + 2.2)
+    fig = _figure(size + 1.0, size)
+    ax = fig.add_subplot()
+    image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    fig.colorbar(image, ax=ax, shrink=0.8, label="share of the true class")
+    for i in range(n):
+        for j in range(n):
+            ax.text(
+                j,
+                i,
+                f"{int(m[i, j])}",
+                ha="center",
+                va="center",
+                fontsize=9,
+                color="white" if share[i, j] > 0.6 else "black",
+            )
+    ax.set_xticks(range(n), classes, rotation=45, ha="right")
+    ax.set_yticks(range(n), classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    return _save(fig, path)
+
+
+def scatter_plot(
+    true: np.ndarray, predicted: np.ndarray, names: Sequence[str], scores: dict, path: Path
+) -> Path:
+    """Predicted against true value per target, with the identity line and the target's
+    Spearman and Pearson correlations in its title."""
+    k = len(names)
+    cols = min(k, 3)
+    rows = math.ceil(k / cols)
+    fig = _figure(3.6 * cols + 0.4, 3.5 * rows)
+    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    for i, name in enumerate(names):
+        ax = axes[i]
+        t, p = true[:, i], predicted[:, i]
+        ax.scatter(t, p, s=12, alpha=0.7, color=BEST)
+        low = float(min(t.min(), p.min()))
+        high = float(max(t.max(), p.max()))
+        ax.plot([low, high], [low, high], color=MUTED, linestyle="--", linewidth=1)
+        s = scores.get(name, {})
+        ax.set_title(
+            f"{name}: Spearman {s.get('spearman', float('nan')):.3f}, "
+            f"Pearson {s.get('pearson', float('nan')):.3f}",
+            fontsize=9,
+        )
+        ax.set_xlabel(f"true {name}")
+        ax.set_ylabel(f"predicted {name}")
+        ax.grid(alpha=0.3)
+    for ax in axes[k:]:
+        ax.set_visible(False)
+    return _save(fig, path)
+
+
+# ----------------------------------------------------------------------------- documents
+
+
+Cell = str | tuple[str, str]  # text, or (text, css class)
+
+
+@dataclass
+class Heading:
+    level: int
+    text: str
+
+
+@dataclass
+class Para:
+    text: str
+    note: bool = False
+
+
+@dataclass
+class Bullets:
+    items: list[str]
+
+
+@dataclass
+class Table:
+    columns: list[str]
+    rows: list[list[Cell]]
+    numeric: set[int] = field(default_factory=set)  # right-aligned columns
+    row_classes: list[str] | None = None
+
+
+@dataclass
+class Image:
+    path: Path  # absolute, for embedding
+    rel: str  # relative to the report folder, for Markdown
+    alt: str
+
+
+Block = Heading | Para | Bullets | Table | Image
+
+
+def anchor(text: str) -> str:
+    """A heading's anchor as GitHub makes it (lower case, punctuation dropped, spaces to
+    hyphens), so that the same `#link` works in REPORT.md on GitHub and in report.html."""
+    return re.sub(r"[^\w\- ]", "", text.strip().lower()).replace(" ", "-")
+
+
+def _inline_html(text: str) -> str:
+    """Escape, then the bits of Markdown the report uses: `code`, **bold**, *italic* and
+    [links](#anchor) inside the document."""
+    out = html.escape(text)
+    out = re.sub(r"\[([^\]]+)\]\((#[\w\-]+)\)", r'<a href="\2">\1</a>', out)
+    out = re.sub(r"`([^`]+)`", r"<code>\1</code>", out)
+    out = re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", out)
+    out = re.sub(r"\*([^*]+)\*", r"<em>\1</em>", out)
+    return out.replace("\n", "<br>")
+
+
+def _cell(cell: Cell) -> tuple[str, str]:
+    return (cell, "") if isinstance(cell, str) else cell
+
+
+def to_markdown(blocks: Sequence[Block]) -> str:
+    out: list[str] = []
+    for b in blocks:
+        if isinstance(b, Heading):
+            out.append(f"{'#' * b.level} {b.text}\n")
+        elif isinstance(b, Para):
+            out.append(("> " + b.text.replace("\n", "\n> ") if b.note else b.text) + "\n")
+        elif isinstance(b, Bullets):
+            out.append("\n".join(f"- {item}" for item in b.items) + "\n")
+        elif isinstance(b, Table):
+            esc = [c.replace("|", "\\|").replace("\n", "<br>") for c in b.columns]
+            out.append("| " + " | ".join(esc) + " |")
+            out.append(
+                "|" + "|".join("---:" if i in b.numeric else "---" for i in range(len(esc))) + "|"
+            )
+            for row in b.rows:
+                cells = [_cell(c)[0].replace("|", "\\|").replace("\n", "<br>") for c in row]
+                cells += [""] * (len(esc) - len(cells))  # a short row spans in HTML only
+                out.append("| " + " | ".join(cells) + " |")
+            out.append("")
+        elif isinstance(b, Image):
+            out.append(f"![{b.alt}]({b.rel})\n")
+    return "\n".join(out)
+
+
+CSS = """
+body { font: 14px/1.5 -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
+       color: #1d1d1f; background: #fff; margin: 0; }
+main { max-width: 1500px; margin: 0 auto; padding: 24px 28px 64px; }
+h1 { font-size: 26px; margin: 0 0 6px; }
+h2 { font-size: 20px; margin: 40px 0 8px; padding-top: 12px; border-top: 2px solid #e3e3e8; }
+h3 { font-size: 15.5px; margin: 26px 0 6px; color: #333; }
+p, ul { max-width: 1100px; }
+.note { background: #fff8e1; border-left: 4px solid #f0b400; padding: 8px 14px; margin: 12px 0; }
+.wrap { overflow-x: auto; margin: 8px 0 18px; }
+table { border-collapse: collapse; font-size: 12.5px; line-height: 1.35; }
+th, td { border: 1px solid #dcdce3; padding: 4px 7px; vertical-align: top; text-align: left; }
+th { background: #eef1f6; font-weight: 600; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num, td.nowrap { white-space: nowrap; }
+tbody tr:nth-child(even) td { background: #fafafc; }
+tr.absent td { color: #8a8a92; }
+tr.first td { border-top: 2px solid #a9adb9; }
+tr.combined td { background: #f2f7ff !important; font-style: italic; }
+tr.ref td { background: #fff1f0 !important; }
+td.pos { color: #11772d; font-weight: 600; }
+td.neg { color: #b3261e; font-weight: 600; }
+td.changed { font-weight: 600; background: #fff6d6 !important; }
+code { background: #f1f1f4; padding: 1px 4px; border-radius: 3px; font-size: 12px; }
+img { max-width: 100%; height: auto; border: 1px solid #ececf0; margin: 4px 0 12px; }
+"""
+
+
+def to_html(blocks: Sequence[Block], title: str) -> str:
+    out = [
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body><main>",
+    ]
+    for b in blocks:
+        if isinstance(b, Heading):
+            attr = f' id="{anchor(b.text)}"'
+            out.append(f"<h{b.level}{attr}>{_inline_html(b.text)}</h{b.level}>")
+        elif isinstance(b, Para):
+            cls = ' class="note"' if b.note else ""
+            out.append(f"<p{cls}>{_inline_html(b.text)}</p>")
+        elif isinstance(b, Bullets):
+            items = "".join(f"<li>{_inline_html(i)}</li>" for i in b.items)
+            out.append(f"<ul>{items}</ul>")
+        elif isinstance(b, Table):
+            head = "".join(
+                f"<th{' class=num' if i in b.numeric else ''}>{_inline_html(c)}</th>"
+                for i, c in enumerate(b.columns)
+            )
+            body = []
+            for r, row in enumerate(b.rows):
+                cls = b.row_classes[r] if b.row_classes else ""
+                cells = []
+                for i, cell in enumerate(row):
+                    text, extra = _cell(cell)
+                    classes = " ".join(c for c in ("num" if i in b.numeric else "", extra) if c)
+                    attr = f' class="{classes}"' if classes else ""
+                    if i == len(row) - 1 and len(row) < len(b.columns):  # spans the rest
+                        attr += f' colspan="{len(b.columns) - i}"'
+                    cells.append(f"<td{attr}>{_inline_html(text)}</td>")
+                row_attr = f' class="{cls}"' if cls else ""
+                body.append(f"<tr{row_attr}>{''.join(cells)}</tr>")
+            out.append(
+                f'<div class="wrap"><table><thead><tr>{head}</tr></thead>'
+                f"<tbody>{''.join(body)}</tbody></table></div>"
+            )
+        elif isinstance(b, Image):
+            data = base64.b64encode(b.path.read_bytes()).decode("ascii")
+            out.append(f'<img alt="{html.escape(b.alt)}" src="data:image/png;base64,{data}">')
+    out.append("</main></body></html>")
+    return "\n".join(out)
