@@ -154,7 +154,7 @@ class PreparedData:
             "options": s.options,
             "split_seed": s.split_seed,
             "val_fraction": s.val_fraction,
-            "test": "official" if self.source.has_test_labels else "carved from train",
+            "test_source": "official" if self.source.has_test_labels else "carved from train",
             "test_fraction": None if self.source.has_test_labels else s.test_fraction,
             "stratified": self.report.stratified,
             **self.split_ids,

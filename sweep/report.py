@@ -1171,7 +1171,6 @@ def write_report(
     if (out / JOURNAL).is_file():  # a study named "report", or --out pointing at a study
         raise SweepError(f"{out} is a study folder; the report never writes into one: --out DIR")
     out.mkdir(parents=True, exist_ok=True)
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
     records = [load_study_record(f) for f in folders]
     attach_data(records, results, data_root, baseline)
 

@@ -199,3 +199,10 @@ def test_loading_data_does_not_import_torch(tiny_root):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
+
+
+def test_the_split_record_says_where_the_test_split_came_from(tiny_root):
+    genre = prepare(_spec(tiny_root)).split_record()
+    assert genre["test_source"] == "official" and isinstance(genre["test"], list)
+    multi = prepare(_spec(tiny_root, dataset="multitask")).split_record()
+    assert multi["test_source"] == "carved from train" and len(multi["test"]) > 0
