@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import functools
-import json
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -27,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import optuna
 import torch
 
 from sweep import layout
@@ -36,6 +34,7 @@ from sweep.data import LoadReport, PreparedData, Split
 from sweep.dataset_api import DataSource
 from sweep.errors import DataError, SweepError
 from sweep.registry import feature_sets
+from sweep.results import best_trial_number
 from sweep.spec import Spec
 from sweep.study import load_checkpoint
 from sweep.tracks import TrackSet
@@ -125,45 +124,6 @@ def _study_source(folder: Path) -> ModelSource:
     if not checkpoint.is_file():
         raise SweepError(f"{folder}: the best trial ({trial}) has no checkpoint at {checkpoint}")
     return ModelSource(checkpoint, folder, trial)
-
-
-def best_trial_number(folder: Path) -> int:
-    """The best trial of a study folder: test.json's, else the journal's best complete trial.
-
-    test.json comes first because it is the trial the study tested; the journal is the
-    fallback for a study interrupted before its test.
-
-    Raises:
-        SweepError: the folder is not a study, or no trial of it completed.
-    """
-    test = folder / "test.json"
-    if test.is_file():
-        try:
-            trial = json.loads(test.read_text()).get("best", {}).get("trial")
-        except (ValueError, AttributeError):
-            trial = None  # unreadable: the journal still knows
-        if isinstance(trial, int):
-            return trial
-    journal = folder / "optuna.journal"
-    if not journal.is_file():  # checked first: the journal backend would create the file
-        raise SweepError(f"{folder}: not a study folder (no test.json or optuna.journal)")
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    try:
-        backend = optuna.storages.journal.JournalFileBackend(str(journal))
-        storage = optuna.storages.JournalStorage(backend)
-        names = optuna.get_all_study_names(storage)
-        # A study is stored under its spec's name; a renamed folder still holds one study.
-        name = folder.name if folder.name in names or len(names) != 1 else names[0]
-        study = optuna.load_study(study_name=name, storage=storage)
-    except KeyError as e:
-        raise SweepError(f"{journal}: no study named {folder.name!r} in it") from e
-    except Exception as e:  # a damaged journal, a folder that cannot be read...
-        raise SweepError(f"{journal}: cannot read the study ({type(e).__name__}: {e})") from e
-    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    if not complete:
-        raise SweepError(f"{folder}: no completed trial, so no model to predict with")
-    pick = max if study.direction == optuna.study.StudyDirection.MAXIMIZE else min
-    return pick(complete, key=lambda t: t.value).number
 
 
 # ----------------------------------------------------------------------------- the input

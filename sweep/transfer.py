@@ -14,15 +14,14 @@ input rows.
 from __future__ import annotations
 
 import inspect
-import json
 from pathlib import Path
 from typing import Any
 
-import optuna
 import torch
 
-from sweep.errors import SpecError
+from sweep.errors import SpecError, SweepError
 from sweep.registry import backbones
+from sweep.results import best_trial_number
 from sweep.spec import Spec
 
 
@@ -34,22 +33,15 @@ def resolve_checkpoint(init_from: str, results: Path) -> Path:
             raise SpecError(f"model.init_from: checkpoint {path} not found")
         return path
     folder = path if path.is_dir() else Path(results) / init_from
-    if not (folder / "optuna.journal").is_file():
+    if not folder.is_dir():
         raise SpecError(
             f"model.init_from: no study {init_from!r} in {results} (run its spec first, "
             f"or give a checkpoint path)"
         )
-    test = folder / "test.json"
-    if test.is_file() and "best" in json.loads(test.read_text()):
-        number = json.loads(test.read_text())["best"]["trial"]
-    else:
-        storage = optuna.storages.JournalStorage(
-            optuna.storages.journal.JournalFileBackend(str(folder / "optuna.journal"))
-        )
-        try:
-            number = optuna.load_study(study_name=folder.name, storage=storage).best_trial.number
-        except ValueError as e:
-            raise SpecError(f"model.init_from: study {init_from!r} has no complete trial") from e
+    try:
+        number = best_trial_number(folder)
+    except SweepError as e:
+        raise SpecError(f"model.init_from: {e}") from e
     checkpoint = folder / "trials" / str(number) / "checkpoint.pt"
     if not checkpoint.is_file():
         raise SpecError(f"model.init_from: {checkpoint} not found")

@@ -173,10 +173,11 @@ def test_ctrl_c_then_the_same_command_continues_the_study(tmp_path, tiny_root):
     )
     trials = optuna.load_study(study_name="cli_lstm", storage=storage).trials
     states = [t.state.name for t in trials]
-    assert states[0] == "FAIL"  # the interrupted reference trial: failed, not left running
+    # the interrupted trial is failed, not left running; the budget is then met in full
+    assert states.count("FAIL") == 1 and "RUNNING" not in states
     assert states.count("COMPLETE") == 2
-    # the reference is measured again, since its first try did not finish
-    assert [t.user_attrs.get("reference", False) for t in trials] == [True, True, False]
+    # the reference is measured, again if the interrupted trial was its first try
+    assert [t.state.name for t in trials if t.user_attrs.get("reference")][-1] == "COMPLETE"
 
 
 def test_same_spec_same_numbers_in_separate_processes(tmp_path, tiny_root):
