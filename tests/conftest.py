@@ -6,8 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from sweep import layout
+from sweep.specfile import load_spec
 
 EMOTIFY = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "emotify"
 
@@ -77,3 +79,33 @@ def write_tiny_layout(root: Path, n_train: int = 24, n_test: int = 6, seed: int 
 @pytest.fixture
 def tiny_root(tmp_path) -> Path:
     return write_tiny_layout(tmp_path / "data")
+
+
+def tiny_spec(folder: Path, root: Path, name: str = "tiny.yaml", **sections):
+    """A spec that trains in about a second (tiny LSTM, chroma, 3 epochs, 3 trials), written
+    to `folder/name` and loaded. A dict section updates the default section key by key;
+    anything else (study, reference) replaces it."""
+    raw = {
+        "study": "tiny",
+        "data": {"dataset": "fma_genre", "root": str(root), "features": "chroma"},
+        "task": {"kind": "classification"},
+        "model": {
+            "backbone": "lstm",
+            "backbone_params": {"hidden_size": 8, "num_layers": 1, "pooling": "mean"},
+        },
+        "training": {"max_epochs": 3, "batch_size": 4, "lr": 1e-2, "patience": 2},
+        "search": {
+            "n_trials": 3,
+            "pruner": {"name": "none"},
+            "space": {
+                "model.backbone_params.hidden_size": {"low": 4, "high": 16},
+                "training.lr": {"low": 1e-3, "high": 1e-1, "log": True},
+            },
+        },
+    }
+    for key, value in sections.items():
+        merge = isinstance(value, dict) and isinstance(raw.get(key), dict)
+        raw[key] = {**raw[key], **value} if merge else value
+    path = folder / name
+    path.write_text(yaml.safe_dump(raw))
+    return load_spec(path)

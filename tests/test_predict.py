@@ -13,7 +13,6 @@ import numpy as np
 import optuna
 import pytest
 import torch
-import yaml
 from conftest import write_tiny_layout
 from typer.testing import CliRunner
 
@@ -29,35 +28,32 @@ from sweep.predict import (
     resolve_model,
     write_csv,
 )
-from sweep.specfile import load_spec
 from sweep.study import load_checkpoint, run_study
 from sweep.train import predict
+from tests.conftest import tiny_spec as shared_tiny_spec
 
 KAGGLE_HEADER = ["Id", "valence", "energy", "danceability"]
 
 
 def tiny_spec(folder: Path, root: Path, name: str, **sections):
-    """A spec that trains in about a second: a tiny LSTM, 2 epochs, 2 trials."""
-    raw = {
-        "study": name,
-        "data": {"dataset": "fma_genre", "root": str(root), "features": "fused"},
-        "task": {"kind": "classification"},
-        "model": {
-            "backbone": "lstm",
-            "backbone_params": {"hidden_size": 8, "num_layers": 1, "pooling": "mean"},
-        },
-        "training": {"max_epochs": 2, "batch_size": 4, "lr": 1e-2, "patience": 2},
-        "search": {
-            "n_trials": 2,
-            "pruner": {"name": "none"},
-            "space": {"training.lr": {"low": 1e-3, "high": 1e-1, "log": True}},
-        },
+    """A spec that trains in about a second: a tiny LSTM on fused features, 2 epochs, 2 trials."""
+    data = {"features": "fused", **sections.pop("data", {})}
+    training = {"max_epochs": 2, **sections.pop("training", {})}
+    search = {
+        "n_trials": 2,
+        "space": {"training.lr": {"low": 1e-3, "high": 1e-1, "log": True}},
+        **sections.pop("search", {}),
     }
-    for key, value in sections.items():
-        raw[key] = {**raw.get(key, {}), **value}
-    path = folder / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    return load_spec(path)
+    return shared_tiny_spec(
+        folder,
+        root,
+        f"{name}.yaml",
+        study=name,
+        data=data,
+        training=training,
+        search=search,
+        **sections,
+    )
 
 
 @pytest.fixture(scope="module")

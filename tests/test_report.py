@@ -20,9 +20,9 @@ from sweep.references import reference_table
 from sweep.report import find_studies, short_names, write_report
 from sweep.report_plots import anchor
 from sweep.spec import TaskSpec
-from sweep.specfile import load_spec
 from sweep.study import run_study
 from sweep.tracks import TrackSet
+from tests.conftest import tiny_spec as shared_tiny_spec
 from tests.conftest import write_tiny_layout
 from tests.test_cli import sweep
 
@@ -32,30 +32,16 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 def tiny_spec(folder, root, study, reference, **sections):
     """A tiny LSTM study (as in test_study.py) that names a row of the reference table."""
-    raw = {
-        "study": study,
-        "reference": reference,
-        "data": {"dataset": "fma_genre", "root": str(root), "features": "chroma"},
-        "task": {"kind": "classification"},
-        "model": {
-            "backbone": "lstm",
-            "backbone_params": {"hidden_size": 8, "num_layers": 1, "pooling": "mean"},
-        },
-        "training": {"max_epochs": 2, "batch_size": 4, "lr": 1e-2, "patience": 2},
-        "search": {
-            "n_trials": 3,
-            "pruner": {"name": "none"},
-            "space": {
-                "model.backbone_params.hidden_size": {"low": 4, "high": 16},
-                "training.lr": {"low": 1e-3, "high": 1e-1, "log": True},
-            },
-        },
-    }
-    for key, value in sections.items():
-        raw[key] = {**raw.get(key, {}), **value}
-    path = folder / f"{study}.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    return load_spec(path)
+    training = {"max_epochs": 2, **sections.pop("training", {})}
+    return shared_tiny_spec(
+        folder,
+        root,
+        f"{study}.yaml",
+        study=study,
+        reference=reference,
+        training=training,
+        **sections,
+    )
 
 
 def regression(root, targets):

@@ -10,36 +10,10 @@ import yaml
 from torch import nn
 
 from sweep.registry import backbones
-from sweep.specfile import load_spec
 from sweep.study import load_checkpoint, run_study
+from tests.conftest import tiny_spec
 
 STATES = optuna.trial.TrialState
-
-
-def tiny_spec(tmp_path, root, name="tiny.yaml", **sections):
-    raw = {
-        "study": "tiny",
-        "data": {"dataset": "fma_genre", "root": str(root), "features": "chroma"},
-        "task": {"kind": "classification"},
-        "model": {
-            "backbone": "lstm",
-            "backbone_params": {"hidden_size": 8, "num_layers": 1, "pooling": "mean"},
-        },
-        "training": {"max_epochs": 3, "batch_size": 4, "lr": 1e-2, "patience": 2},
-        "search": {
-            "n_trials": 3,
-            "pruner": {"name": "none"},
-            "space": {
-                "model.backbone_params.hidden_size": {"low": 4, "high": 16},
-                "training.lr": {"low": 1e-3, "high": 1e-1, "log": True},
-            },
-        },
-    }
-    for key, value in sections.items():
-        raw[key] = {**raw.get(key, {}), **value}
-    path = tmp_path / name
-    path.write_text(yaml.safe_dump(raw))
-    return load_spec(path)
 
 
 def test_a_study_records_everything_and_tests_best_and_reference(tmp_path, tiny_root):
