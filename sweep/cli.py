@@ -220,10 +220,22 @@ def run(
         str | None, typer.Option(help="Optuna storage URL (default: a journal file in results).")
     ] = None,
     results: Annotated[Path, typer.Option(help="Folder of study results.")] = Path("results"),
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Processes running trials at once on this machine (torch threads are shared "
+            "out between them).",
+            min=1,
+        ),
+    ] = 1,
     set_: SetOption = None,
     code: CodeOption = None,
 ) -> None:
-    """Run (or continue) the spec's study, then test the best and the reference trial."""
+    """Run (or continue) the spec's study, then test the best and the reference trial.
+
+    Another `sweep run` of the same spec with the same --storage (on this machine or
+    another) joins the study: the trial budget is the whole study's.
+    """
     import optuna
 
     from sweep.progress import StudyProgress
@@ -237,7 +249,8 @@ def run(
     console.print(
         f"Study [bold]{spec.study}[/]: {spec.model.backbone} on {spec.data.dataset} "
         f"({spec.data.features}, {'beat' if spec.data.beat else 'full'}), {budget} "
-        f"trials, optimising validation {spec.metric} ({spec.direction})."
+        f"trials, optimising validation {spec.metric} ({spec.direction})"
+        + (f", {workers} workers." if workers > 1 else ".")
     )
     for one in spec.per_target_specs():  # one study, or one per target
         if one is not spec:
@@ -251,6 +264,8 @@ def run(
                 timeout=timeout,
                 storage=storage,
                 progress=progress,
+                workers=workers,
+                code=tuple(code or ()),
             )
         except KeyboardInterrupt:
             progress.stop()
@@ -263,6 +278,8 @@ def run(
         finally:
             progress.stop()
         console.print(_format_outcome(one, outcome))
+        for note in outcome.notes:
+            console.print(f"note: {note}", markup=False, highlight=False)
 
 
 def _format_outcome(spec, outcome) -> str:
@@ -270,6 +287,7 @@ def _format_outcome(spec, outcome) -> str:
 
     states = optuna.trial.TrialState
     trials = outcome.study.trials
+    trials = [t for t in trials if not t.user_attrs.get("surplus")]  # see sweep.workers
     count = {
         s: sum(t.state == s for t in trials) for s in (states.COMPLETE, states.PRUNED, states.FAIL)
     }
@@ -289,7 +307,8 @@ def _format_outcome(spec, outcome) -> str:
     for role in ("reference", "best"):
         r = outcome.test.get(role)
         if r is None:
-            lines.append(f"{role:12} (the reference trial did not complete)")
+            why = "not tested here (see the note)" if outcome.notes else "did not complete"
+            lines.append(f"{role:12} ({why})")
             continue
         lines.append(
             f"{role:12} {r['trial']:>5} {r['validation']:>16.4f} "
@@ -477,11 +496,17 @@ def report(
     baseline: Annotated[
         bool, typer.Option(help="Fit the pooled-features baseline on each study's split.")
     ] = True,
+    storage: Annotated[
+        str | None,
+        typer.Option(help="The database URL the studies ran on (sweep run --storage)."),
+    ] = None,
 ) -> None:
     """Compare the studies with the reference table: REPORT.md, report.html, CSVs, plots."""
     from sweep.report import write_report
 
-    outcome = write_report(results, studies, out=out, data_root=data_root, baseline=baseline)
+    outcome = write_report(
+        results, studies, out=out, data_root=data_root, baseline=baseline, storage=storage
+    )
     console.print(
         f"Reported {len(outcome.studies)} stud{'y' if len(outcome.studies) == 1 else 'ies'} "
         f"({', '.join(outcome.studies)}) in {outcome.out}: REPORT.md, report.html, "

@@ -51,6 +51,8 @@ class StudyProgress:
         )
 
     def trial_finished(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if trial.user_attrs.get("surplus"):  # dropped before training (sweep.workers)
+            return
         tag = " (reference)" if trial.user_attrs.get("reference") else ""
         value = "" if trial.value is None else f" {self.metric} {trial.value:.4f}"
         reason = trial.user_attrs.get("reason", "")
@@ -70,9 +72,10 @@ class StudyProgress:
         return f"{best.value:.4f} (trial {best.number})"
 
     def _count(self, *states: optuna.trial.TrialState) -> int:
-        return (
-            0 if self.study is None else len(self.study.get_trials(deepcopy=False, states=states))
-        )
+        if self.study is None:
+            return 0
+        trials = self.study.get_trials(deepcopy=False, states=states)
+        return sum(not t.user_attrs.get("surplus") for t in trials)
 
     def _position(self, number: int) -> int:
         finished = self._count(STATES.COMPLETE, STATES.PRUNED)

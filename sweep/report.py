@@ -58,8 +58,8 @@ from sweep.report_plots import (
     to_markdown,
 )
 from sweep.spec import DataSpec, Spec
+from sweep.storage import JOURNAL, open_storage, redact, study_names
 
-JOURNAL = "optuna.journal"
 MAIN_HEADING = "Reference models and studies"
 BASELINE_HEADING = "Practitioner's baseline"
 STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
@@ -97,8 +97,11 @@ class StudyRecord:
 
     @cached_property
     def trials(self) -> list[optuna.trial.FrozenTrial]:
-        # read once: study.trials deep-copies every trial on each access
-        return self.study.get_trials(deepcopy=False) if self.study is not None else []
+        # read once: study.trials deep-copies every trial on each access. Trials dropped
+        # as over the budget before training (sweep.workers) are not shown.
+        if self.study is None:
+            return []
+        return [t for t in self.study.get_trials(deepcopy=False) if not t.user_attrs.get("surplus")]
 
     @property
     def counts(self) -> dict[str, int]:
@@ -147,28 +150,36 @@ class StudyRecord:
         return list(self.raw.get("reference") or [])
 
 
-def find_studies(results: Path, names: Sequence[str] | None = None) -> list[Path]:
-    """The study folders to report: the named ones, or every folder with a journal.
+def find_studies(
+    results: Path, names: Sequence[str] | None = None, storage: str | None = None
+) -> list[Path]:
+    """The study folders to report: the named ones, or every folder with a journal (with a
+    database `storage`: every study in it, each with its folder under `results` if any).
 
     Raises:
         SweepError: no results folder, no study in it, or an unknown study name (the
             message lists the available ones).
     """
     results = Path(results)
-    if not results.is_dir():
+    if storage is not None:
+        where = redact(storage)
+        available = study_names(open_storage(storage, results))
+    elif not results.is_dir():
         raise SweepError(f"{results}: no such results folder (sweep run --results writes one)")
-    available = sorted(p.name for p in results.iterdir() if (p / JOURNAL).is_file())
+    else:
+        where = str(results)
+        available = sorted(p.name for p in results.iterdir() if (p / JOURNAL).is_file())
     if not names:
         if not available:
             raise SweepError(
-                f"{results}: no study here (no folder with an {JOURNAL}); "
-                f"run `sweep run SPEC --results {results}` first"
+                f"{where}: no study here; run `sweep run SPEC` with the same "
+                f"{'--storage' if storage else '--results'} first"
             )
         return [results / n for n in available]
     unknown = [n for n in names if n not in available]
     if unknown:
         raise SweepError(
-            f"no study {unknown[0]!r} in {results}; available: {', '.join(available) or 'none'}"
+            f"no study {unknown[0]!r} in {where}; available: {', '.join(available) or 'none'}"
         )
     return [results / n for n in dict.fromkeys(names)]
 
@@ -183,38 +194,47 @@ def _read_json(path: Path, notes: list[str]) -> dict[str, Any]:
         return {}
 
 
-def load_study_record(folder: Path) -> StudyRecord:
-    """Read one study folder; every problem becomes a note, never an exception."""
+def load_study_record(folder: Path, storage: str | None = None) -> StudyRecord:
+    """Read one study (its folder, and its journal or the database `storage`); every
+    problem becomes a note, never an exception."""
     notes: list[str] = []
+    study = None
+    source = f"`{JOURNAL}`" if storage is None else "the storage"
+    try:
+        if storage is None:
+            backend = open_storage(None, folder) if (folder / JOURNAL).is_file() else None
+        else:
+            backend = open_storage(storage, folder)
+        names = study_names(backend) if backend is not None else []
+        name = folder.name if folder.name in names else (names[0] if len(names) == 1 else None)
+        if name is None:
+            notes.append(f"{source} holds no study named {folder.name!r} (found: {names})")
+        else:
+            study = optuna.load_study(study_name=name, storage=backend)
+    except Exception as e:  # a damaged journal: the rest of the report still helps
+        notes.append(f"{source} could not be read ({type(e).__name__}: {e})")
     raw: dict[str, Any] = {}
     spec = None
     try:
-        raw = yaml.safe_load((folder / "spec.yaml").read_text()) or {}
+        if (folder / "spec.yaml").is_file():
+            raw = yaml.safe_load((folder / "spec.yaml").read_text()) or {}
+        elif study is not None and "spec" in study.user_attrs:  # run on another machine
+            raw = dict(study.user_attrs["spec"])
+        else:
+            raise FileNotFoundError
         spec = Spec.model_validate(raw)
     except FileNotFoundError:
         notes.append("no `spec.yaml`: data, model and reference row unknown")
     except Exception as e:  # a spec of an older sweep: shown from the raw YAML
         notes.append(f"`spec.yaml` does not validate with this sweep ({str(e).splitlines()[0]})")
-    study = None
-    try:
-        storage = optuna.storages.JournalStorage(
-            optuna.storages.journal.JournalFileBackend(str(folder / JOURNAL))
-        )
-        names = optuna.get_all_study_names(storage)
-        name = folder.name if folder.name in names else (names[0] if len(names) == 1 else None)
-        if name is None:
-            notes.append(f"`{JOURNAL}` holds no study named {folder.name!r} (found: {names})")
-        else:
-            study = optuna.load_study(study_name=name, storage=storage)
-    except Exception as e:  # a damaged journal: the rest of the report still helps
-        notes.append(f"`{JOURNAL}` could not be read ({type(e).__name__}: {e})")
     record = StudyRecord(
         name=folder.name,
         folder=folder,
         raw=raw,
         spec=spec,
         study=study,
-        test=_read_json(folder / "test.json", notes),
+        test=_read_json(folder / "test.json", notes)
+        or (dict(study.user_attrs.get("test", {})) if study is not None else {}),
         environment=_read_json(folder / "environment.json", notes),
         split=_read_json(folder / "split.json", notes),
         notes=notes,
@@ -1151,6 +1171,7 @@ def write_report(
     out: Path | None = None,
     data_root: Path | None = None,
     baseline: bool = True,
+    storage: str | None = None,
 ) -> ReportOutcome:
     """Write REPORT.md, report.html, the CSVs and the PNGs for some or all studies.
 
@@ -1161,17 +1182,19 @@ def write_report(
         data_root: where the studies' data is, when their data.root (relative to where
             they ran) is not found from here.
         baseline: fit the practitioner's baseline (needs the data).
+        storage: the database URL the studies ran on (`sweep run --storage`), instead of
+            the journal files in `results`.
 
     Raises:
         SweepError: no results folder, no study, or an unknown study name.
     """
     results = Path(results)
-    folders = find_studies(results, studies)
+    folders = find_studies(results, studies, storage)
     out = Path(out) if out is not None else results / "report"
     if (out / JOURNAL).is_file():  # a study named "report", or --out pointing at a study
         raise SweepError(f"{out} is a study folder; the report never writes into one: --out DIR")
     out.mkdir(parents=True, exist_ok=True)
-    records = [load_study_record(f) for f in folders]
+    records = [load_study_record(f, storage) for f in folders]
     attach_data(records, results, data_root, baseline)
 
     lines = main_lines(records)

@@ -17,6 +17,7 @@ trial budget counts for the whole study.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import subprocess
 import time
@@ -36,15 +37,24 @@ from sweep.errors import SpecError, SweepError
 from sweep.metrics import evaluation_report
 from sweep.model import build_model
 from sweep.spec import DataSpec, SamplerSpec, Spec
+from sweep.storage import fail_dead_trials, open_storage, redact, worker_id
 from sweep.train import Diverged, EpochRecord, FitResult, fit, pick_device, predict
 from sweep.transfer import adopt_source, load_backbone, resolve_checkpoint
 
 CHECKPOINT_FORMAT = 1
-FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+STATES = optuna.trial.TrialState
+FINISHED = (STATES.COMPLETE, STATES.PRUNED)
+IN_BUDGET = (STATES.COMPLETE, STATES.PRUNED, STATES.RUNNING)  # what a new trial counts
+WORKER_SEED_STRIDE = 1_000_003  # worker i's sampler seed: the run's seed + i * stride
 
 
 class TrialFailed(Exception):
     """A trial that could not run to the end (out of memory...): recorded, the study goes on."""
+
+
+class OverBudget(TrialFailed):
+    """Workers started more trials at once than the budget had left: the later one is
+    dropped before it trains (failed, tagged `surplus`, and never counted)."""
 
 
 @dataclass
@@ -52,6 +62,7 @@ class StudyOutcome:
     study: optuna.Study
     folder: Path
     test: dict[str, Any] = field(default_factory=dict)  # "best"/"reference" -> report
+    notes: list[str] = field(default_factory=list)  # what the run could not do, and why
 
 
 # ----------------------------------------------------------------------------- the study
@@ -61,40 +72,65 @@ def study_folder(results: Path, spec: Spec) -> Path:
     return Path(results) / spec.study
 
 
-def open_study(spec: Spec, folder: Path, storage: str | None = None) -> optuna.Study:
-    """Create the spec's study, or load it to continue; refuses a study of another spec."""
+def open_study(
+    spec: Spec, folder: Path, storage: str | None = None, seed_offset: int | None = None
+) -> tuple[optuna.Study, bool]:
+    """Create the spec's study, or load it to continue; refuses a study of another spec.
+
+    Returns the study and whether this call created it. The sampler's seed is the spec's
+    plus `seed_offset`; by default 0 for a new study (a fresh run is reproducible) and a
+    random offset for a study that exists (a continued run, another machine or worker
+    joining: the same seed everywhere would propose the same trials again).
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    if storage is None:
-        backend = optuna.storages.journal.JournalFileBackend(str(folder / "optuna.journal"))
-        storage_obj: Any = optuna.storages.JournalStorage(backend)
-    else:
-        storage_obj = storage
+    storage_obj = open_storage(storage, folder)
     fingerprint = _fingerprint(spec)
     try:
         existing = optuna.load_study(study_name=spec.study, storage=storage_obj)
     except KeyError:
         existing = None
-    except Exception as e:  # a wrong URL, a server not running, a missing driver...
-        raise SweepError(f"storage {storage or folder}: {type(e).__name__}: {e}") from e
+    except Exception as e:  # a damaged journal, a database that went away...
+        where = redact(storage) if storage else folder
+        raise SweepError(f"storage {where}: {type(e).__name__}: {e}") from e
     if existing is not None:
         before = existing.user_attrs.get("spec_fingerprint")
         if before is not None and before != fingerprint:
             raise SpecError(
-                f"study {spec.study!r} in {storage or folder} was run with a different spec; "
-                f"continuing it would mix configurations (give the study another name, or use "
-                f"another --results folder)"
+                f"study {spec.study!r} in {redact(storage) if storage else folder} was run "
+                f"with a different spec; continuing it would mix configurations (give the "
+                f"study another name, or use another --results folder)"
             )
-    study = optuna.create_study(
-        study_name=spec.study,
-        storage=storage_obj,
-        direction=spec.direction,
-        sampler=make_sampler(spec.search.sampler, spec, len(existing.trials) if existing else 0),
-        pruner=make_pruner(spec),
-        load_if_exists=True,
-    )
-    study.set_user_attr("spec_fingerprint", fingerprint)
-    study.set_user_attr("metric", spec.metric)
-    return study
+
+    def create(offset: int, load: bool) -> optuna.Study:
+        return optuna.create_study(
+            study_name=spec.study,
+            storage=storage_obj,
+            direction=spec.direction,
+            sampler=make_sampler(spec.search.sampler, spec, offset),
+            pruner=make_pruner(spec),
+            load_if_exists=load,
+        )
+
+    joined = random_seed_offset() if seed_offset is None else seed_offset
+    created = False
+    if existing is not None:
+        study = create(joined, load=True)
+    else:
+        try:  # the storage makes one creator, however many machines start at once
+            study = create(0 if seed_offset is None else seed_offset, load=False)
+            created = True
+        except optuna.exceptions.DuplicatedStudyError:
+            study = create(joined, load=True)
+    if created:
+        study.set_user_attr("spec_fingerprint", fingerprint)
+        study.set_user_attr("metric", spec.metric)
+        study.set_user_attr("spec", spec.model_dump(mode="json"))  # reports from any machine
+    return study, created
+
+
+def random_seed_offset() -> int:
+    """An offset no other process will draw (in practice): for samplers joining a study."""
+    return int.from_bytes(os.urandom(4), "little") % (2**30)
 
 
 def _fingerprint(spec: Spec) -> str:
@@ -109,8 +145,8 @@ def _fingerprint(spec: Spec) -> str:
 
 
 def make_sampler(sampler: SamplerSpec, spec: Spec, offset: int = 0) -> optuna.samplers.BaseSampler:
-    """The spec's sampler. A continued study seeds it past the trials it already has, so
-    it does not replay the random start of the first run."""
+    """The spec's sampler, its seed moved by `offset` (see `open_study`): a continued study
+    or a joining worker must not replay the trials of the first run."""
     seed = None if sampler.seed is None else sampler.seed + offset
     startup = (
         {} if sampler.n_startup_trials is None else {"n_startup_trials": sampler.n_startup_trials}
@@ -175,11 +211,14 @@ class Objective:
         folder: Path,
         on_epoch: Callable | None = None,
         init_from: Path | None = None,
+        budget: int | None = None,
     ) -> None:
         self.spec = spec
         self.folder = folder
         self.on_epoch = on_epoch  # progress display: (trial number, record, value)
         self.init_from = init_from  # transfer: the checkpoint the backbone starts from
+        self.budget = budget  # trials of the whole study, all workers together
+        self.worker = worker_id()
         self._data: dict[str, PreparedData] = {}
 
     def data_for(self, data_spec: DataSpec) -> PreparedData:
@@ -189,7 +228,12 @@ class Objective:
         return self._data[key]
 
     def __call__(self, trial: optuna.Trial) -> float:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
+        trial.set_user_attr("worker", self.worker)  # tells a live trial from a dead worker's
+        if self.budget is not None and not within_budget(trial, self.budget):
+            trial.set_user_attr("surplus", True)
+            trial.set_user_attr("reason", "over budget: other workers started the last trials")
+            raise OverBudget(f"trial {trial.number} is over the budget of {self.budget}")
         resolved = space.apply(self.spec, space.suggest(trial, self.spec.search.space))
         data = self.data_for(resolved.resolved_data)
         check_task(resolved, data)
@@ -230,12 +274,25 @@ class Objective:
             raise TrialFailed(str(e)) from e
         finally:
             trial.set_user_attr("wall_seconds", time.perf_counter() - started)
+            trial.set_user_attr("cpu_seconds", time.process_time() - cpu_started)
             (trial_dir / "curves.json").write_text(json.dumps(curves, indent=1))
         save_checkpoint(trial_dir / "checkpoint.pt", resolved, data, model, result)
         trial.set_user_attr("best_epoch", result.best_epoch)
         trial.set_user_attr("epochs", len(result.history))
         trial.set_user_attr("stopped_early", result.stopped_early)
         return result.best_value
+
+
+def within_budget(trial: optuna.Trial, budget: int) -> bool:
+    """Whether fewer than `budget` trials numbered before this one count (complete, pruned
+    or running): trial numbers are handed out by the storage, so every worker agrees."""
+    ahead = trial.study.get_trials(deepcopy=False, states=IN_BUDGET)
+    return sum(t.number < trial.number for t in ahead) < budget
+
+
+def counted(study: optuna.Study) -> int:
+    """Trials that count for the budget: complete or pruned."""
+    return len(study.get_trials(deepcopy=False, states=FINISHED))
 
 
 def check_task(spec: Spec, data: PreparedData) -> None:
@@ -330,48 +387,74 @@ def run_study(
     timeout: float | None = None,
     storage: str | None = None,
     progress: Any = None,
+    workers: int = 1,
+    code: tuple[Path, ...] = (),
 ) -> StudyOutcome:
-    """Run (or continue) the spec's study, then evaluate the best and reference trials."""
+    """Run (or continue) the spec's study, then evaluate the best and reference trials.
+
+    With `workers` > 1, that many processes run trials at once (see `sweep.workers`);
+    `code` is the --code files they import.
+    """
+    from sweep.workers import WorkPlan, run_workers, work
+
+    if workers > 1 and storage is not None and storage.startswith("sqlite"):
+        raise SweepError(
+            "--workers > 1 with a SQLite storage: SQLite fails under concurrent writers; "
+            "leave --storage out (a journal file) or use postgresql://"
+        )
     init_from = None
     if spec.model.init_from:  # refused before any trial if it does not fit
         init_from = resolve_checkpoint(spec.model.init_from, results)
         spec = adopt_source(spec, init_from)
     folder = study_folder(results, spec)
-    study = open_study(spec, folder, storage)
+    study, created = open_study(spec, folder, storage)
     if init_from is not None:
         study.set_user_attr("init_from", str(init_from))
     (folder / "spec.yaml").write_text(spec_yaml(spec))
     (folder / "environment.json").write_text(json.dumps(environment(), indent=1))
+    fail_dead_trials(study)  # an earlier run killed mid-trial: failed, and enqueued again
     enqueue_reference(study, spec)
 
     budget = n_trials or spec.search.n_trials
-    done = sum(t.state in FINISHED for t in study.trials)
-    objective = Objective(
-        spec, folder, on_epoch=progress.epoch if progress else None, init_from=init_from
+    timeout = timeout or spec.search.timeout
+    plan = WorkPlan(
+        spec,
+        folder,
+        storage,
+        budget,
+        deadline=None if timeout is None else time.time() + timeout,
+        init_from=init_from,
+        threads=spec.training.threads,
+        code=tuple(code),
+        seed_offset=0 if created else random_seed_offset(),
     )
-    if done < budget:
-        callbacks = [optuna.study.MaxTrialsCallback(budget, states=FINISHED)]
+    if counted(study) < budget:
         if progress is not None:
             progress.start(study, budget)
-            callbacks.append(progress.trial_finished)
-        study.optimize(
-            objective,
-            n_trials=budget - done,
-            timeout=timeout or spec.search.timeout,
-            catch=(TrialFailed,),
-            callbacks=callbacks,
-        )
+        if workers > 1:
+            run_workers(plan, workers, progress)
+        else:
+            work(
+                plan,
+                on_epoch=progress.epoch if progress else None,
+                on_trial=progress.trial_finished if progress else None,
+            )
     outcome = StudyOutcome(study, folder)
-    data = objective.data_for(spec.resolved_data)
+    data = prepare(spec.resolved_data)
     (folder / "split.json").write_text(json.dumps(data.split_record(), indent=1))
-    outcome.test = evaluate_on_test(study, folder, data, spec)
+    outcome.test = evaluate_on_test(study, folder, data, spec, outcome.notes)
     return outcome
 
 
 def evaluate_on_test(
-    study: optuna.Study, folder: Path, data: PreparedData, spec: Spec
+    study: optuna.Study, folder: Path, data: PreparedData, spec: Spec, notes: list[str]
 ) -> dict[str, Any]:
-    """The best and the reference trial, each evaluated once on the test split."""
+    """The best and the reference trial, each evaluated once on the test split.
+
+    The results go to `test.json` and into the study itself, so that a report on any
+    machine sharing the storage has them. A trial that ran on another machine (its
+    checkpoint is there) is tested by a `sweep run` there: a note says so.
+    """
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not complete:
         return {}
@@ -380,16 +463,25 @@ def evaluate_on_test(
     if reference:
         chosen["reference"] = reference[0]
     path = folder / "test.json"
-    stored = json.loads(path.read_text()) if path.is_file() else {}
-    test = data.test()
+    stored = json.loads(path.read_text()) if path.is_file() else study.user_attrs.get("test", {})
+    test = None
     device = pick_device(spec.training.device)
     report = {}
     for role, trial in chosen.items():
         if stored.get(role, {}).get("trial") == trial.number:  # evaluated once, never again
             report[role] = stored[role]
             continue
-        model, ckpt = load_checkpoint(folder / "trials" / str(trial.number) / "checkpoint.pt")
+        checkpoint = folder / "trials" / str(trial.number) / "checkpoint.pt"
+        if not checkpoint.is_file():
+            host = trial.user_attrs.get("worker", {}).get("host", "another machine")
+            notes.append(
+                f"the {role} trial ({trial.number}) ran on {host}, and its checkpoint is there: "
+                f"the same `sweep run` there tests it (or share --results between machines)"
+            )
+            continue
+        model, _ = load_checkpoint(checkpoint)
         model.to(device)
+        test = data.test() if test is None else test
         outputs, _ = predict(model, data, test, spec.training.batch_size, device)
         names = data.class_names if data.task == "classification" else data.target_names
         report[role] = {
@@ -398,7 +490,9 @@ def evaluate_on_test(
             "params": trial.params,
             **evaluation_report(data.task, outputs, test.targets, names),
         }
-    path.write_text(json.dumps(report, indent=1))
+    if report:
+        path.write_text(json.dumps(report, indent=1))
+        study.set_user_attr("test", report)
     return report
 
 

@@ -1,0 +1,195 @@
+"""Workers: the processes that run a study's trials, one or several at once.
+
+    plan = WorkPlan(spec, folder, storage=None, budget=20)
+    work(plan, index=0)                      # in this process
+    run_workers(plan, workers=2, progress)   # two processes on the same study
+
+Every worker opens the same study from its storage and runs trials until the *study* has
+`budget` trials that count (complete or pruned, running ones included), so the budget is
+the whole study's, whatever the number of workers or machines. Worker i seeds its sampler
+differently, and a run joining a study that exists draws a random offset (see
+`sweep.study.open_study`). Trial numbers come from the storage, so when two
+workers start the last trial at once, the later number is dropped before it trains
+(`OverBudget`).
+
+With several workers on one machine, each gets an equal share of the torch threads. The
+main process only follows: it shows their progress (the workers send it events), notices a
+worker that died, fails and re-enqueues that worker's trial, and starts a replacement.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import os
+import queue
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from sweep.errors import SweepError
+from sweep.spec import Spec
+from sweep.storage import fail_dead_trials, open_storage
+from sweep.study import IN_BUDGET, WORKER_SEED_STRIDE, Objective, TrialFailed, open_study
+from sweep.train import EpochRecord, set_threads
+
+POLL_SECONDS = 0.5
+STOP_SECONDS = 20  # how long an interrupted worker may take to record its trial
+
+
+@dataclass(frozen=True)
+class WorkPlan:
+    """What a worker needs to join the study (picklable: sent to worker processes)."""
+
+    spec: Spec
+    folder: Path
+    storage: str | None
+    budget: int  # trials for the whole study
+    deadline: float | None = None  # time.time() after which no trial starts
+    init_from: Path | None = None  # transfer: the source checkpoint
+    threads: int | None = None  # torch threads of this worker
+    code: tuple[Path, ...] = ()  # --code files to import in a worker process
+    seed_offset: int = 0  # worker i's sampler: the spec's seed + offset + i * stride
+
+
+def work(plan: WorkPlan, index: int = 0, on_epoch=None, on_trial=None) -> Objective:
+    """Run trials until the study's budget is spent or the deadline passes."""
+    offset = plan.seed_offset + WORKER_SEED_STRIDE * index
+    study, _ = open_study(plan.spec, plan.folder, plan.storage, seed_offset=offset)
+    objective = Objective(
+        plan.spec, plan.folder, on_epoch=on_epoch, init_from=plan.init_from, budget=plan.budget
+    )
+    callbacks = [on_trial] if on_trial is not None else []
+    # Attempts are bounded too: a configuration that fails (out of memory...) does not
+    # count for the budget, and a space where everything fails must still end.
+    for _ in range(plan.budget):
+        if len(study.get_trials(deepcopy=False, states=IN_BUDGET)) >= plan.budget:
+            break
+        if plan.deadline is not None and time.time() >= plan.deadline:
+            break
+        study.optimize(objective, n_trials=1, catch=(TrialFailed,), callbacks=callbacks)
+    return objective
+
+
+def threads_per_worker(threads: int | None, workers: int) -> int:
+    return max(1, (threads or os.cpu_count() or 1) // workers)
+
+
+# ----------------------------------------------------------------------------- processes
+
+
+def run_workers(plan: WorkPlan, workers: int, progress: Any = None) -> None:
+    """Run `workers` processes on the study and follow them until all have stopped.
+
+    Raises:
+        SweepError: a worker stopped on an error of the spec or the data (the first one).
+        KeyboardInterrupt: Ctrl-C; the workers are interrupted and record their trials.
+    """
+    plan = dataclasses.replace(plan, threads=threads_per_worker(plan.threads, workers))
+    context = multiprocessing.get_context("spawn")  # no forked torch threads or sockets
+    events = context.Queue()
+    started = [_start(context, plan, i, events) for i in range(workers)]
+    running = dict(enumerate(started))
+    study = optuna.load_study(
+        study_name=plan.spec.study, storage=open_storage(plan.storage, plan.folder)
+    )
+    replacements, errors = workers, []
+    try:
+        while running:
+            _show(events, study, progress, errors, timeout=POLL_SECONDS)
+            for i, process in list(running.items()):
+                if process.is_alive():
+                    continue
+                del running[i]
+                if process.exitcode is not None and process.exitcode < 0:  # killed
+                    fail_dead_trials(study)  # its trial: failed, and enqueued again
+                    if replacements > 0 and not _budget_spent(study, plan):
+                        replacements -= 1
+                        running[i] = _start(context, plan, i, events)
+            if errors:
+                break
+    except KeyboardInterrupt:
+        _stop(running.values(), signal.SIGINT)
+        raise
+    finally:
+        _stop(running.values(), signal.SIGTERM)
+        _show(events, study, progress, errors, timeout=0)
+        fail_dead_trials(study)
+    if errors:
+        raise SweepError(errors[0])
+
+
+def _start(context, plan: WorkPlan, index: int, events) -> multiprocessing.Process:
+    process = context.Process(
+        target=_worker_main, args=(plan, index, events), name=f"sweep-worker-{index}"
+    )
+    process.start()
+    return process
+
+
+def _budget_spent(study: optuna.Study, plan: WorkPlan) -> bool:
+    if plan.deadline is not None and time.time() >= plan.deadline:
+        return True
+    return len(study.get_trials(deepcopy=False, states=IN_BUDGET)) >= plan.budget
+
+
+def _stop(processes, sig: int) -> None:
+    for process in processes:
+        if process.is_alive() and process.pid is not None:
+            os.kill(process.pid, sig)
+    for process in processes:
+        process.join(STOP_SECONDS)
+        if process.is_alive():
+            process.kill()
+            process.join()
+
+
+def _show(events, study: optuna.Study, progress: Any, errors: list[str], timeout: float) -> None:
+    """Pass the workers' events to the progress display, until none is waiting."""
+    while True:
+        try:
+            kind, *payload = events.get(timeout=timeout) if timeout else events.get_nowait()
+        except queue.Empty:
+            return
+        timeout = 0  # after the first event, only what is already there
+        if kind == "error":
+            errors.append(payload[0])
+        elif progress is None:
+            continue
+        elif kind == "epoch":
+            number, record, value = payload
+            progress.epoch(number, EpochRecord(**record), value)
+        elif kind == "trial":
+            trial = next(
+                (t for t in study.get_trials(deepcopy=False) if t.number == payload[0]), None
+            )
+            if trial is not None:
+                progress.trial_finished(study, trial)
+
+
+def _worker_main(plan: WorkPlan, index: int, events) -> None:
+    """A worker process: joins the study, sends its progress, exits quietly on Ctrl-C."""
+    from sweep.registry import import_user_code
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stopped: record the trial
+    set_threads(plan.threads)
+    try:
+        for path in plan.code:
+            import_user_code(path)
+        work(
+            plan,
+            index,
+            on_epoch=lambda n, record, v: events.put(("epoch", n, dataclasses.asdict(record), v)),
+            on_trial=lambda study, trial: events.put(("trial", trial.number)),
+        )
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except SweepError as e:
+        events.put(("error", str(e)))
+        sys.exit(2)
