@@ -127,16 +127,30 @@ class PreparedData:
         split: Split,
         batch_size: int,
         rng: np.random.Generator | None = None,
+        bucket: int = 0,
     ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
         """(x (B, T, F), lengths (B,), targets) batches; shuffled when `rng` is given.
 
         Training batches (a shuffled training split) are random crops of `crop_frames`
         when the spec asks for crops; every other batch is padded to its longest track, or
         to `max_length`.
+
+        `bucket` > 1 (with `rng`): the shuffled tracks are taken `bucket` batches at a time,
+        sorted by length within that chunk and cut into batches, and the batches are shuffled:
+        tracks of a batch have similar lengths, so batches carry less padding.
         """
-        order = np.arange(len(split)) if rng is None else rng.permutation(len(split))
+        n = len(split)
+        order = np.arange(n) if rng is None else rng.permutation(n)
         crop = self.spec.crop_frames if (rng is not None and split is self.train) else None
-        for start in range(0, len(order), batch_size):
+        starts = range(0, n, batch_size)
+        if rng is not None and bucket > 1 and not crop:
+            lengths = split.tracks.lengths
+            chunk = bucket * batch_size
+            for c in range(0, n, chunk):
+                part = order[c : c + chunk]
+                order[c : c + chunk] = part[np.argsort(lengths[part], kind="stable")]
+            starts = rng.permutation(starts)
+        for start in starts:
             idx = order[start : start + batch_size]
             if crop:
                 x, lengths = random_crops(split.tracks, idx, crop, self.pad_value, rng)
@@ -174,7 +188,11 @@ def build_source(spec: DataSpec) -> DataSource:
 
 
 def prepare(spec: DataSpec) -> PreparedData:
-    """Load, split and standardise the data a spec names (test split held back)."""
+    """Load, split and standardise the data a spec names (test split held back).
+
+    Raises DataError for a classification data set whose usable training tracks have fewer
+    than two classes, and for a split that would be empty.
+    """
     started = time.perf_counter()
     report = LoadReport()
     source = build_source(spec)
@@ -186,6 +204,14 @@ def prepare(spec: DataSpec) -> PreparedData:
         split_ids = _recorded_split(spec.split_file, labelled, source)
     else:
         split_ids = _carve_split(labelled, source, spec, classes, report)
+    if classes is not None and len(np.unique(classes)) < 2:
+        part = source.parts["train"]
+        names = dict(enumerate(source.class_names))
+        found = ", ".join(repr(names.get(int(c), int(c))) for c in np.unique(classes))
+        raise DataError(
+            f"{part.label_file}: classification needs at least 2 classes, but the usable "
+            f"training tracks have only {found}"
+        )
     by_id = {tid: i for i, tid in enumerate(labelled.ids)}
 
     def subset(name: str) -> Split:

@@ -34,7 +34,7 @@ from sweep.data import LoadReport, PreparedData, Split
 from sweep.dataset_api import DataSource
 from sweep.errors import DataError, SweepError
 from sweep.registry import feature_sets
-from sweep.results import best_trial_number
+from sweep.results import best_trial_number, trial_checkpoint
 from sweep.spec import Spec
 from sweep.study import load_checkpoint
 from sweep.tracks import TrackSet
@@ -120,7 +120,7 @@ def resolve_model(
 
 def _study_source(folder: Path) -> ModelSource:
     trial = best_trial_number(folder)
-    checkpoint = folder / "trials" / str(trial) / "checkpoint.pt"
+    checkpoint = trial_checkpoint(folder / "trials" / str(trial))
     if not checkpoint.is_file():
         raise SweepError(f"{folder}: the best trial ({trial}) has no checkpoint at {checkpoint}")
     return ModelSource(checkpoint, folder, trial)

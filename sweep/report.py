@@ -1240,8 +1240,9 @@ def write_report(
             "its valid frames; standardised; LogisticRegression (C from "
             "0.001-10, chosen on validation accuracy) for genre, one Ridge per target "
             "(alpha from 0.1-1000, chosen on validation Spearman) for emotion. Trained on "
-            "the study's training split, tested on its test split: the same tracks as the "
-            "study's models. Numbers as in `baselines.csv`."
+            "the study's training split, refitted on train+validation with the chosen value, "
+            "tested on its test split: the same tracks as the study's models. Numbers as in "
+            "`baselines.csv`."
         ),
     ]
     if bases:

@@ -47,3 +47,10 @@ def best_trial_number(folder: Path) -> int:
         raise SweepError(f"{folder}: no completed trial, so no model to predict with")
     pick = max if study.direction == optuna.study.StudyDirection.MAXIMIZE else min
     return pick(complete, key=lambda t: t.value).number
+
+
+def trial_checkpoint(trial_dir: Path) -> Path:
+    """The model a trial stands for: refitted on train+validation where it was (see
+    sweep.selection), else its checkpoint from the search."""
+    refit = Path(trial_dir) / "refit.pt"
+    return refit if refit.is_file() else Path(trial_dir) / "checkpoint.pt"

@@ -27,7 +27,11 @@ Choice = Scalar | list[Scalar]
 
 
 class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # NaN and infinity are no number a spec means (`lr: .inf`, `high: .nan`): refused.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+SEED_MAX = 2**32 - 1  # numpy, scikit-learn and Optuna take seeds in [0, 2**32)
 
 
 # ----------------------------------------------------------------------------- data
@@ -48,7 +52,7 @@ class DataSpec(Frozen):
     test_fraction: float = Field(
         0.2, gt=0, lt=1, description="test share of train, where the test set has no labels"
     )
-    split_seed: int = Field(0, description="seed of the carved splits")
+    split_seed: int = Field(0, ge=0, le=SEED_MAX, description="seed of the carved splits")
     split_file: Path | None = Field(
         None, description="a recorded split (split.json) to reuse instead of carving one"
     )
@@ -146,9 +150,47 @@ class TrainingSpec(Frozen):
     freeze_epochs: int = Field(
         0, ge=0, description="transfer: train only the new head for the first N epochs"
     )
-    seed: int = 0
+    lr_schedule: Literal["none", "cosine", "plateau"] = Field(
+        "none",
+        description="none: lr throughout (the reference); cosine: decay to 0 over max_epochs, "
+        "set every batch; plateau: lr times plateau_factor after plateau_patience epochs "
+        "without a better validation metric (better by more than min_delta)",
+    )
+    warmup_epochs: int = Field(
+        0, ge=0, description="raise the lr linearly from 0 over the first N epochs (per batch)"
+    )
+    plateau_factor: float = Field(0.5, gt=0, lt=1, description="plateau: lr multiplier")
+    plateau_patience: PositiveInt = Field(
+        2, description="plateau: epochs without improvement before the lr is cut"
+    )
+    time_mask: float = Field(
+        0.0,
+        ge=0,
+        description="SpecAugment, training batches only: widest time mask, a fraction of the "
+        "track's length if < 1, else frames (0: none)",
+    )
+    time_masks: PositiveInt = Field(2, description="time masks per track (with time_mask)")
+    freq_mask: int = Field(
+        0, ge=0, description="SpecAugment: widest band of masked feature bins (0: none)"
+    )
+    freq_masks: PositiveInt = Field(2, description="feature-bin masks per track (with freq_mask)")
+    mixup: float = Field(
+        0.0,
+        ge=0,
+        description="mixup alpha: pairs of a training batch mixed with a Beta(alpha, alpha) "
+        "weight, targets likewise (0: off)",
+    )
+    length_buckets: int = Field(
+        0,
+        ge=0,
+        description="speed: sort each run of N shuffled training batches by track length "
+        "before cutting it, so batches pad less (0: plain shuffled batches, the reference)",
+    )
+    seed: int = Field(0, ge=0, le=SEED_MAX)
     device: str = Field("auto", description="auto (CUDA when present), cpu, cuda or cuda:N")
-    threads: PositiveInt | None = Field(None, description="torch threads (default: all cores)")
+    threads: PositiveInt | None = Field(
+        None, le=1024, description="torch threads (default: all cores)"
+    )
 
     @field_validator("device")
     @classmethod
@@ -264,14 +306,20 @@ CategoricalParam.model_rebuild()
 
 class SamplerSpec(Frozen):
     name: Literal["tpe", "random", "cmaes", "gp", "grid"] = "tpe"
-    seed: int | None = 0
+    seed: int | None = Field(0, ge=0, le=SEED_MAX)
     n_startup_trials: PositiveInt | None = Field(
         None, description="random trials before the model-based sampler (tpe, gp, cmaes)"
     )
 
 
 class PrunerSpec(Frozen):
-    name: Literal["none", "median", "percentile", "hyperband", "successive_halving"] = "median"
+    name: Literal[
+        "auto", "none", "median", "percentile", "hyperband", "successive_halving", "wilcoxon"
+    ] = Field(
+        "auto",
+        description="auto: wilcoxon when trials are cross-validated (search.selection.folds), "
+        "else median. wilcoxon compares a trial's folds with the best trial's, fold by fold",
+    )
     n_startup_trials: int = Field(3, ge=0, description="median/percentile: trials never pruned")
     n_warmup_steps: int = Field(3, ge=0, description="median/percentile: epochs never pruned")
     percentile: float = Field(25.0, gt=0, lt=100, description="percentile: keep the top p%")
@@ -280,13 +328,45 @@ class PrunerSpec(Frozen):
     patience: PositiveInt | None = Field(
         None, description="patient pruning: prune only after this many epochs without progress"
     )
+    p_threshold: float = Field(
+        0.1, gt=0, lt=1, description="wilcoxon: prune when worse with this p-value or less"
+    )
+
+
+class SelectionSpec(Frozen):
+    """How the best configuration is chosen and what is tested (see sweep.selection)."""
+
+    folds: int | Literal["auto"] = Field(
+        "auto",
+        description="cross-validation folds of train+validation per trial (1: the one "
+        "validation split); auto: 5 below 1000 train+validation tracks, else 1",
+    )
+    refit: bool | Literal["auto"] = Field(
+        "auto",
+        description="retrain the best and the reference configuration on train+validation "
+        "before testing; auto: when there are folds",
+    )
+
+    @field_validator("folds")
+    @classmethod
+    def _at_least_one(cls, v: int | str) -> int | str:
+        if isinstance(v, int) and not (1 <= v <= 20):
+            raise ValueError(f"folds must be auto or 1-20, got {v}")
+        return v
 
 
 class SearchSpec(Frozen):
     sampler: SamplerSpec = SamplerSpec()
     pruner: PrunerSpec = PrunerSpec()
+    selection: SelectionSpec = SelectionSpec()
     n_trials: PositiveInt = 20
-    timeout: float | None = Field(None, gt=0, description="seconds for the whole study")
+    timeout: float | None = Field(None, gt=0, description="seconds for this run")
+    budget: float | None = Field(
+        None,
+        gt=0,
+        description="CPU minutes for the whole study, every worker and machine together; "
+        "the study stops at the budget or at n_trials, whichever comes first",
+    )
     metric: str | None = Field(
         None,
         description="validation metric: accuracy, macro_f1, loss (classification); "

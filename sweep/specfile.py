@@ -31,11 +31,17 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return (
+        return one_line(
             f"{self.where} {self.field}: {self.message}"
             if self.field
             else f"{self.where} {self.message}"
         )
+
+
+def one_line(text: str) -> str:
+    """`text` with line breaks and other unprintable characters escaped (a key "a\\nb" reads
+    `a\\nb`), so that an error stays one line whatever the spec holds."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class SpecProblems(SpecError):
@@ -88,8 +94,15 @@ def read_source(path: Path) -> SpecSource:
         mark = e.problem_mark or e.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         raise SpecError(f"{where} invalid YAML: {e.problem or e.context}") from e
+    except yaml.reader.ReaderError as e:  # a control character: its str() is two lines
+        line = text.count("\n", 0, e.position) + 1
+        column = e.position - text.rfind("\n", 0, e.position)
+        raise SpecError(
+            f"{path}:{line}:{column} invalid YAML: character U+{e.character:04X} is not "
+            f"allowed ({e.reason})"
+        ) from e
     except yaml.YAMLError as e:
-        raise SpecError(f"{path}: invalid YAML: {e}") from e
+        raise SpecError(f"{path}: invalid YAML: {str(e).splitlines()[0]}") from e
     if not isinstance(raw, dict):
         got = "an empty file" if raw is None else type(raw).__name__
         raise SpecError(
@@ -120,18 +133,20 @@ def apply_override(source: SpecSource, assignment: str) -> None:
     the longest existing key that matches the path is taken.
     """
     dotted, sep, text = assignment.partition("=")
+    where = f"--set {one_line(assignment)}"
     if not sep or not dotted.strip():
-        raise SpecError(f"--set {assignment}: expected PATH=VALUE, e.g. training.lr=3e-4")
+        raise SpecError(f"{where}: expected PATH=VALUE, e.g. training.lr=3e-4")
     try:
         value = yaml.safe_load(text)
     except yaml.YAMLError as e:
-        raise SpecError(f"--set {assignment}: the value is not valid YAML ({e})") from e
+        reason = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise SpecError(f"{where}: the value is not valid YAML ({one_line(reason)})") from e
     parts = dotted.strip().split(".")
     node: Any = source.raw
     path: Path_ = ()
     while parts:
         if not isinstance(node, dict):
-            raise SpecError(f"--set {assignment}: {'.'.join(map(str, path))} is not a mapping")
+            raise SpecError(f"{where}: {one_line(_dotted(path))} is not a mapping")
         for n in range(len(parts), 0, -1):
             key = ".".join(parts[:n])
             if key in node or n == 1:
@@ -163,7 +178,21 @@ def load_spec_with_source(
     try:
         return Spec.model_validate(source.raw), source
     except ValidationError as e:
-        raise SpecProblems([_problem(source, err) for err in e.errors()]) from None
+        errors = _deepest(source.raw, e.errors())
+        raise SpecProblems([_problem(source, err) for err in errors]) from None
+
+
+def _deepest(raw: Any, errors: list) -> list:
+    """The errors without a union member's type mismatch ("Input should be a valid list")
+    where another member of the union got further into the same value: a mapping of
+    choices with low > high in a branch is that error, not "not a list"."""
+    paths = [_walk(raw, err["loc"])[0] for err in errors]
+    return [
+        err
+        for err, path in zip(errors, paths, strict=True)
+        if not err["type"].endswith("_type")
+        or not any(len(other) > len(path) and other[: len(path)] == path for other in paths)
+    ]
 
 
 def _problem(source: SpecSource, err: dict) -> Problem:
@@ -179,7 +208,14 @@ def _problem(source: SpecSource, err: dict) -> Problem:
         return Problem(source.where(path), _dotted((*path, err["loc"][-1])), "field required")
     if kind not in ("value_error", "assertion_error") or "got" not in message:
         message = f"{message}, got {_short(err.get('input'))}"
-    return Problem(source.where(path), _dotted(path), message)
+    where = source.where(path)
+    if kind in ("value_error", "assertion_error") and isinstance(node, dict):
+        # a rule across fields (low <= high): a --set of one of them is where it broke
+        below = [
+            a for p, a in source.overridden.items() if len(p) > len(path) and p[: len(path)] == path
+        ]
+        where = f"--set {below[-1]}" if below else where
+    return Problem(where, _dotted(path), message)
 
 
 def _walk(raw: Any, loc: tuple) -> tuple[Path_, Any]:

@@ -16,22 +16,25 @@ trial budget counts for the whole study.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
 import subprocess
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 import torch
 import yaml
 
-from sweep import space
+from sweep import selection, space
 from sweep.data import PreparedData, prepare
 from sweep.errors import SpecError, SweepError
 from sweep.metrics import evaluation_report
@@ -73,7 +76,11 @@ def study_folder(results: Path, spec: Spec) -> Path:
 
 
 def open_study(
-    spec: Spec, folder: Path, storage: str | None = None, seed_offset: int | None = None
+    spec: Spec,
+    folder: Path,
+    storage: str | None = None,
+    seed_offset: int | None = None,
+    folds: int = 1,
 ) -> tuple[optuna.Study, bool]:
     """Create the spec's study, or load it to continue; refuses a study of another spec.
 
@@ -107,7 +114,7 @@ def open_study(
             storage=storage_obj,
             direction=spec.direction,
             sampler=make_sampler(spec.search.sampler, spec, offset),
-            pruner=make_pruner(spec),
+            pruner=make_pruner(spec, folds),
             load_if_exists=load,
         )
 
@@ -125,6 +132,7 @@ def open_study(
         study.set_user_attr("spec_fingerprint", fingerprint)
         study.set_user_attr("metric", spec.metric)
         study.set_user_attr("spec", spec.model_dump(mode="json"))  # reports from any machine
+        study.set_user_attr("folds", folds)
     return study, created
 
 
@@ -138,6 +146,7 @@ def _fingerprint(spec: Spec) -> str:
     raw = spec.model_dump(mode="json")
     raw["search"].pop("n_trials")
     raw["search"].pop("timeout")
+    raw["search"].pop("budget")
     raw["data"].pop("root")  # the same data may live in another folder on another machine
     raw["training"].pop("threads")  # where and how fast it runs, not what it computes
     raw["training"].pop("device")
@@ -147,7 +156,7 @@ def _fingerprint(spec: Spec) -> str:
 def make_sampler(sampler: SamplerSpec, spec: Spec, offset: int = 0) -> optuna.samplers.BaseSampler:
     """The spec's sampler, its seed moved by `offset` (see `open_study`): a continued study
     or a joining worker must not replay the trials of the first run."""
-    seed = None if sampler.seed is None else sampler.seed + offset
+    seed = None if sampler.seed is None else (sampler.seed + offset) % 2**32
     startup = (
         {} if sampler.n_startup_trials is None else {"n_startup_trials": sampler.n_startup_trials}
     )
@@ -171,16 +180,23 @@ def grid_values(param) -> list:
     return [param.low + i * step for i in range(n)]
 
 
-def make_pruner(spec: Spec) -> optuna.pruners.BasePruner:
+def make_pruner(spec: Spec, folds: int = 1) -> optuna.pruners.BasePruner:
+    """The spec's pruner. With cross-validation folds a trial reports once per fold, so
+    `auto` is the Wilcoxon pruner there (and the median pruner per epoch otherwise)."""
     p = spec.search.pruner
     pruner: optuna.pruners.BasePruner
-    if p.name == "none":
+    name = p.name if p.name != "auto" else ("wilcoxon" if folds > 1 else "median")
+    if name == "none":
         return optuna.pruners.NopPruner()
-    if p.name == "median":
+    if name == "wilcoxon":
+        with warnings.catch_warnings():  # "experimental" since Optuna 3.6
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.pruners.WilcoxonPruner(p_threshold=p.p_threshold, n_startup_steps=2)
+    if name == "median":
         pruner = optuna.pruners.MedianPruner(p.n_startup_trials, p.n_warmup_steps)
-    elif p.name == "percentile":
+    elif name == "percentile":
         pruner = optuna.pruners.PercentilePruner(p.percentile, p.n_startup_trials, p.n_warmup_steps)
-    elif p.name == "hyperband":
+    elif name == "hyperband":
         pruner = optuna.pruners.HyperbandPruner(
             p.min_resource, spec.training.max_epochs, p.reduction_factor
         )
@@ -212,14 +228,20 @@ class Objective:
         on_epoch: Callable | None = None,
         init_from: Path | None = None,
         budget: int | None = None,
+        folds: int = 1,
+        cpu_budget: float | None = None,
     ) -> None:
         self.spec = spec
         self.folder = folder
         self.on_epoch = on_epoch  # progress display: (trial number, record, value)
         self.init_from = init_from  # transfer: the checkpoint the backbone starts from
         self.budget = budget  # trials of the whole study, all workers together
+        self.folds = folds  # cross-validation folds per trial (1: the validation split)
+        self.cpu_budget = cpu_budget  # CPU seconds of the whole study
         self.worker = worker_id()
         self._data: dict[str, PreparedData] = {}
+        self._folds: dict[tuple, list[PreparedData]] = {}
+        self._cpu_started = 0.0
 
     def data_for(self, data_spec: DataSpec) -> PreparedData:
         key = data_spec.model_dump_json()
@@ -228,7 +250,8 @@ class Objective:
         return self._data[key]
 
     def __call__(self, trial: optuna.Trial) -> float:
-        started, cpu_started = time.perf_counter(), time.process_time()
+        started = time.perf_counter()
+        self._cpu_started = cpu_started = time.process_time()
         trial.set_user_attr("worker", self.worker)  # tells a live trial from a dead worker's
         if self.budget is not None and not within_budget(trial, self.budget):
             trial.set_user_attr("surplus", True)
@@ -250,21 +273,14 @@ class Objective:
             load_backbone(model, self.init_from)
 
         curves: list[dict] = []  # written whatever the outcome, pruned trials' too
-
-        def report(record: EpochRecord, value: float) -> None:
-            curves.append(vars(record))
-            trial.report(value, record.epoch)
-            if self.on_epoch is not None:
-                self.on_epoch(trial.number, record, value)
-            if trial.should_prune():
-                raise optuna.TrialPruned(f"pruned at epoch {record.epoch}")
-
         try:
-            result = fit(
-                model, data, resolved.training, resolved.metric, resolved.direction, on_epoch=report
-            )
+            if self.folds > 1:
+                result, model = self._cross_validate(trial, resolved, data, model, curves)
+            else:
+                result = self._fit(trial, resolved, data, model, curves, fold=None)
         except optuna.TrialPruned:
-            trial.set_user_attr("reason", "pruned by the pruner")
+            if "reason" not in trial.user_attrs:
+                trial.set_user_attr("reason", "pruned by the pruner")
             raise
         except Diverged as e:
             trial.set_user_attr("reason", f"diverged: {e}")
@@ -281,6 +297,89 @@ class Objective:
         trial.set_user_attr("epochs", len(result.history))
         trial.set_user_attr("stopped_early", result.stopped_early)
         return result.best_value
+
+    def _fit(
+        self,
+        trial: optuna.Trial,
+        spec: Spec,
+        data: PreparedData,
+        model: torch.nn.Module,
+        curves: list[dict],
+        fold: int | None,
+    ) -> FitResult:
+        """Train one model. With one validation split, every epoch is a pruner report;
+        in a fold, the fold's result is reported by `_cross_validate`."""
+
+        def report(record: EpochRecord, value: float) -> None:
+            curves.append({**vars(record), **({} if fold is None else {"fold": fold})})
+            if self.on_epoch is not None:
+                self.on_epoch(trial.number, record, value)
+            if fold is None:
+                trial.report(value, record.epoch)
+                if trial.should_prune():
+                    raise optuna.TrialPruned(f"pruned at epoch {record.epoch}")
+            if self.cpu_budget is not None:  # other workers count it before it ends
+                spent = time.process_time() - self._cpu_started
+                trial.set_user_attr("cpu_seconds_so_far", spent)
+
+        return fit(model, data, spec.training, spec.metric, spec.direction, on_epoch=report)
+
+    def _cross_validate(
+        self,
+        trial: optuna.Trial,
+        spec: Spec,
+        data: PreparedData,
+        model: torch.nn.Module,
+        curves: list[dict],
+    ) -> tuple[FitResult, torch.nn.Module]:
+        """One model per fold, each from the same initial weights; the trial's value is the
+        mean of the folds' best values. Returns the best fold's result and model."""
+        initial = {k: v.clone() for k, v in model.state_dict().items()}
+        values, epochs, best = [], [], None
+        for fold, fold_data in enumerate(self.folds_of(data)):
+            if fold:
+                model.load_state_dict(initial)
+            result = self._fit(trial, spec, fold_data, model, curves, fold)
+            values.append(result.best_value)
+            epochs.append(result.best_epoch)
+            trial.report(result.best_value, fold)
+            trial.set_user_attr("fold_values", values)
+            trial.set_user_attr("fold_best_epochs", epochs)
+            if best is None or _better(spec.direction, result.best_value, best[0].best_value):
+                best = (result, {k: v.clone() for k, v in model.state_dict().items()})
+            if fold < self.folds - 1 and trial.should_prune():
+                raise optuna.TrialPruned(f"pruned after fold {fold + 1} of {self.folds}")
+        result, weights = best
+        model.load_state_dict(weights)
+        return (
+            dataclasses.replace(
+                result,
+                best_value=float(np.mean(values)),
+                best_epoch=int(round(np.mean(epochs))),
+            ),
+            model,
+        )
+
+    def folds_of(self, data: PreparedData) -> list[PreparedData]:
+        key = (id(data), self.folds)
+        if key not in self._folds:
+            self._folds[key] = selection.folds(data, self.folds)
+        return self._folds[key]
+
+
+def _better(direction: str, a: float, b: float) -> bool:
+    return a > b if direction == "maximize" else a < b
+
+
+def cpu_spent(study: optuna.Study) -> float:
+    """CPU seconds the study has used: finished trials, plus running trials so far."""
+    total = 0.0
+    for t in study.get_trials(deepcopy=False):
+        if t.state == STATES.RUNNING:
+            total += t.user_attrs.get("cpu_seconds_so_far", 0.0)
+        else:
+            total += t.user_attrs.get("cpu_seconds", 0.0)
+    return total
 
 
 def within_budget(trial: optuna.Trial, budget: int) -> bool:
@@ -407,7 +506,10 @@ def run_study(
         init_from = resolve_checkpoint(spec.model.init_from, results)
         spec = adopt_source(spec, init_from)
     folder = study_folder(results, spec)
-    study, created = open_study(spec, folder, storage)
+    data = prepare(spec.resolved_data)  # a data error stops the run before anything is written
+    folds = selection.n_folds(spec.search.selection, data)
+    study, created = open_study(spec, folder, storage, folds=folds)
+    folds = int(study.user_attrs.get("folds", folds))  # a study keeps its folds
     if init_from is not None:
         study.set_user_attr("init_from", str(init_from))
     (folder / "spec.yaml").write_text(spec_yaml(spec))
@@ -427,6 +529,8 @@ def run_study(
         threads=spec.training.threads,
         code=tuple(code),
         seed_offset=0 if created else random_seed_offset(),
+        folds=folds,
+        cpu_budget=None if spec.search.budget is None else spec.search.budget * 60,
     )
     if counted(study) < budget:
         if progress is not None:
@@ -440,16 +544,23 @@ def run_study(
                 on_trial=progress.trial_finished if progress else None,
             )
     outcome = StudyOutcome(study, folder)
-    data = prepare(spec.resolved_data)
     (folder / "split.json").write_text(json.dumps(data.split_record(), indent=1))
-    outcome.test = evaluate_on_test(study, folder, data, spec, outcome.notes)
+    refit = selection.refits(spec.search.selection, data)
+    outcome.test = evaluate_on_test(study, folder, data, spec, outcome.notes, refit, init_from)
     return outcome
 
 
 def evaluate_on_test(
-    study: optuna.Study, folder: Path, data: PreparedData, spec: Spec, notes: list[str]
+    study: optuna.Study,
+    folder: Path,
+    data: PreparedData,
+    spec: Spec,
+    notes: list[str],
+    refit: bool = False,
+    init_from: Path | None = None,
 ) -> dict[str, Any]:
-    """The best and the reference trial, each evaluated once on the test split.
+    """The best and the reference trial, each evaluated once on the test split; with
+    `refit`, each is first retrained on train+validation (see `refit_trial`).
 
     The results go to `test.json` and into the study itself, so that a report on any
     machine sharing the storage has them. A trial that ran on another machine (its
@@ -468,8 +579,9 @@ def evaluate_on_test(
     device = pick_device(spec.training.device)
     report = {}
     for role, trial in chosen.items():
-        if stored.get(role, {}).get("trial") == trial.number:  # evaluated once, never again
-            report[role] = stored[role]
+        before = stored.get(role, {})
+        if before.get("trial") == trial.number and bool(before.get("refit")) == refit:
+            report[role] = before  # evaluated once, never again
             continue
         checkpoint = folder / "trials" / str(trial.number) / "checkpoint.pt"
         if not checkpoint.is_file():
@@ -479,6 +591,8 @@ def evaluate_on_test(
                 f"the same `sweep run` there tests it (or share --results between machines)"
             )
             continue
+        if refit:
+            checkpoint = refit_trial(folder, trial, init_from)
         model, _ = load_checkpoint(checkpoint)
         model.to(device)
         test = data.test() if test is None else test
@@ -487,6 +601,7 @@ def evaluate_on_test(
         report[role] = {
             "trial": trial.number,
             "validation": trial.value,
+            "refit": refit,
             "params": trial.params,
             **evaluation_report(data.task, outputs, test.targets, names),
         }
@@ -494,6 +609,33 @@ def evaluate_on_test(
         path.write_text(json.dumps(report, indent=1))
         study.set_user_attr("test", report)
     return report
+
+
+def refit_trial(folder: Path, trial: optuna.trial.FrozenTrial, init_from: Path | None) -> Path:
+    """Train a trial's configuration again on train+validation, for its best epoch (the mean
+    of its folds'), from the same seed; saved as `refit.pt` beside its checkpoint."""
+    trial_dir = folder / "trials" / str(trial.number)
+    path = trial_dir / "refit.pt"
+    if path.is_file():
+        return path
+    resolved = Spec.model_validate(yaml.safe_load((trial_dir / "config.yaml").read_text()))
+    data = prepare(resolved.resolved_data)
+    epochs = max(1, int(trial.user_attrs.get("best_epoch", resolved.training.max_epochs)))
+    training = resolved.training.model_copy(update={"max_epochs": epochs, "patience": None})
+    torch.manual_seed(training.seed)
+    model = build(resolved, data)
+    if init_from is not None:
+        load_backbone(model, init_from)
+    result = fit(
+        model,
+        selection.refit_data(data),
+        training,
+        resolved.metric,
+        resolved.direction,
+        validate=False,
+    )
+    save_checkpoint(path, resolved, data, model, result)
+    return path
 
 
 def environment() -> dict[str, Any]:

@@ -7,23 +7,38 @@ The loop is deliberately one function. What it does beyond the textbook, and why
 - the best weights (by the validation metric) are kept and restored at the end, so a trial
   is judged and checkpointed at its best epoch, not its last;
 - a NaN/inf training loss stops the trial with `Diverged`, a state rather than a crash;
-- `on_epoch` is where a study reports to Optuna and may raise `optuna.TrialPruned`.
+- `on_epoch` is where a study reports to Optuna and may raise `optuna.TrialPruned`;
+- options of `TrainingSpec` beyond the reference: a learning-rate schedule (`LRSchedule`),
+  SpecAugment masks and mixup on training batches (`sweep.augment`, from a random stream of
+  their own, so turning them on leaves the batches as they were), batches bucketed by length.
+
+Evaluation (`predict`) feeds tracks sorted by length in batches of up to EVAL_BATCH_FACTOR
+training batches: less padding, fewer and larger matrix products, the same outputs (a model
+in eval mode treats each track alone; padding never changes its output).
+
+For benchmarks: with `SWEEP_MARK_FIRST_STEP=path` set, a fit writes `time.time()` to that
+file right after its first optimizer step (benchmarks/engine.py measures start-up with it).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from sweep.augment import mask_batch, mixup
 from sweep.data import PreparedData, Split
 from sweep.metrics import validation_scores
 from sweep.spec import TrainingSpec
 from sweep.tracks import TrackSet, pad_batch, windows
+
+EVAL_BATCH_FACTOR = 2  # an evaluation batch: up to 2 training batches' tracks and frames
 
 
 class Diverged(Exception):
@@ -37,6 +52,7 @@ class EpochRecord:
     val_loss: float
     val: dict[str, float]  # validation metrics
     seconds: float
+    lr: float = float("nan")  # the learning rate of the epoch's last step
 
 
 @dataclass
@@ -94,14 +110,38 @@ def _raw_outputs(
     device: torch.device,
 ) -> np.ndarray:
     """The model's raw outputs (logits or values) for every track, in order."""
-    chunks = []
+    spec = data.spec
+    width = spec.crop_frames or spec.max_length or int(tracks.lengths.max(initial=1))
+    out = None
     with torch.inference_mode():
-        for start in range(0, len(tracks), batch_size):
-            idx = np.arange(start, min(start + batch_size, len(tracks)))
-            x, lengths = pad_batch(tracks, idx, data.pad_value, data.spec.max_length)
+        for idx in eval_batches(tracks.lengths, batch_size, width, spec.max_length):
+            x, lengths = pad_batch(tracks, idx, data.pad_value, spec.max_length)
             raw = model(torch.from_numpy(x).to(device), torch.from_numpy(lengths))
-            chunks.append(raw.float().cpu().numpy())
-    return np.concatenate(chunks)
+            raw = raw.float().cpu().numpy()
+            if out is None:
+                out = np.empty((len(tracks), *raw.shape[1:]), dtype=np.float32)
+            out[idx] = raw
+    return out
+
+
+def eval_batches(
+    lengths: np.ndarray, batch_size: int, width: int, pad_to: int | None = None
+) -> list[np.ndarray]:
+    """Index batches for evaluation: the tracks sorted by length, cut into batches of at
+    least `batch_size` tracks and at most EVAL_BATCH_FACTOR times as many tracks and as many
+    padded frames as a training batch of `width` frames (`pad_to`: every batch that wide)."""
+    order = np.argsort(lengths, kind="stable")
+    padded = np.full(len(order), pad_to) if pad_to else lengths[order]  # each batch's width
+    most_tracks = EVAL_BATCH_FACTOR * batch_size
+    frames = most_tracks * width  # the most padded frames of a batch
+    batches, start, n = [], 0, len(order)
+    while start < n:
+        end = min(start + batch_size, n)
+        while end < n and end - start < most_tracks and (end + 1 - start) * padded[end] <= frames:
+            end += 1
+        batches.append(order[start:end])
+        start = end
+    return batches
 
 
 def fit(
@@ -111,16 +151,27 @@ def fit(
     metric: str,
     direction: str,
     on_epoch: Callable[[EpochRecord, float], None] | None = None,
+    validate: bool = True,
 ) -> FitResult:
-    """Train with early stopping on the validation `metric`; the best weights are restored."""
+    """Train with early stopping on the validation `metric`; the best weights are restored.
+
+    `validate=False` (refitting a chosen configuration on train+validation): exactly
+    `training.max_epochs` epochs, no validation, the last weights kept.
+    """
     torch.manual_seed(training.seed)
     rng = np.random.default_rng(training.seed)
+    augment_rng = np.random.default_rng([1, training.seed])  # masks and mixup: their own stream
+    masks = training.time_mask > 0 or training.freq_mask > 0
+    n_classes = len(data.class_names) if data.task == "classification" else None
     device = pick_device(training.device)
     model.to(device)
     optimizer = _optimizer(model, training)
+    schedule = LRSchedule(training, steps_per_epoch(len(data.train), training.batch_size))
+    step = 0
     sign = 1.0 if direction == "maximize" else -1.0
     result = FitResult(best_epoch=0, best_value=float("nan"))
     best_score, waited = -np.inf, 0
+    mark_first_step = os.environ.get("SWEEP_MARK_FIRST_STEP")
 
     for epoch in range(1, training.max_epochs + 1):
         started = time.perf_counter()
@@ -133,9 +184,24 @@ def fit(
         if frozen:
             model.backbone.eval()
         total, seen = 0.0, 0
-        for x, lengths, y in data.batches(data.train, training.batch_size, rng=rng):
+        for x, lengths, y in data.batches(
+            data.train, training.batch_size, rng=rng, bucket=training.length_buckets
+        ):
             if len(x) == 1 and len(data.train) > 1:
                 continue  # a last batch of one breaks BatchNorm statistics; skip it
+            if masks:
+                x = mask_batch(
+                    x,
+                    lengths,
+                    data.pad_value,
+                    augment_rng,
+                    training.time_mask,
+                    training.time_masks,
+                    training.freq_mask,
+                    training.freq_masks,
+                )
+            if training.mixup > 0:
+                x, lengths, y = mixup(x, lengths, y, training.mixup, augment_rng, n_classes)
             outputs = model(torch.from_numpy(x).to(device), torch.from_numpy(lengths))
             loss = model.loss(outputs, torch.from_numpy(y).to(device))
             if not torch.isfinite(loss):
@@ -144,22 +210,42 @@ def fit(
             loss.backward()
             if training.grad_clip:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), training.grad_clip)
+            if not schedule.constant:
+                for group in optimizer.param_groups:
+                    group["lr"] = schedule.lr(step)
             optimizer.step()
+            step += 1
+            if mark_first_step:
+                Path(mark_first_step).write_text(repr(time.time()))
+                mark_first_step = None
             total += loss.detach().item() * len(x)
             seen += len(x)
 
+        if not validate:
+            seconds = time.perf_counter() - started
+            lr = optimizer.param_groups[0]["lr"]
+            result.history.append(EpochRecord(epoch, total / max(seen, 1), np.nan, {}, seconds, lr))
+            schedule.epoch_end(-total / max(seen, 1))  # no validation: plateau on train loss
+            result.best_epoch = epoch
+            continue
         outputs, val_loss = predict(model, data, data.validation, training.batch_size, device)
         scores = {
             "loss": val_loss,
             **validation_scores(data.task, outputs, data.validation.targets),
         }
         record = EpochRecord(
-            epoch, total / max(seen, 1), val_loss, scores, time.perf_counter() - started
+            epoch,
+            total / max(seen, 1),
+            val_loss,
+            scores,
+            time.perf_counter() - started,
+            optimizer.param_groups[0]["lr"],
         )
         result.history.append(record)
         value = scores[metric]
         if not np.isfinite(value):
             raise Diverged(f"validation {metric} became {value} at epoch {epoch}")
+        schedule.epoch_end(sign * value)
         if sign * value > best_score + training.min_delta:
             best_score, waited = sign * value, 0
             result.best_epoch, result.best_value = epoch, value
@@ -174,8 +260,62 @@ def fit(
             result.stopped_early = True
             break
 
-    model.load_state_dict(result.state_dict)
+    if result.state_dict is not None:
+        model.load_state_dict(result.state_dict)
     return result
+
+
+def steps_per_epoch(n_tracks: int, batch_size: int) -> int:
+    """Optimizer steps in an epoch: one per batch, less a last batch of one (skipped)."""
+    steps = -(-n_tracks // batch_size)
+    return steps - 1 if n_tracks % batch_size == 1 and n_tracks > 1 else steps
+
+
+class LRSchedule:
+    """The learning rate of every optimizer step, from `training`:
+
+    - warm-up: over the first `warmup_epochs`, step i (from 0) of W gets lr * (i + 1) / W;
+    - cosine: then lr * (1 + cos(pi * p)) / 2, p going from 0 at the end of the warm-up to
+      1 at the end of `max_epochs` (early stopping may end it sooner);
+    - plateau: lr times `plateau_factor` for every `plateau_patience` epochs in a row whose
+      metric was not better than the best by more than `min_delta` (ReduceLROnPlateau's rule,
+      counted like early stopping); `epoch_end` hands it each epoch's metric;
+    - none (the reference): lr throughout, and the optimizer's lr is never touched.
+    """
+
+    def __init__(self, training: TrainingSpec, steps_per_epoch: int) -> None:
+        self.base, self.kind = training.lr, training.lr_schedule
+        self.warmup = training.warmup_epochs * steps_per_epoch
+        self.total = max(training.max_epochs * steps_per_epoch, 1)
+        self.factor, self.patience = training.plateau_factor, training.plateau_patience
+        self.min_delta = training.min_delta
+        self.scale, self.best, self.waited = 1.0, -math.inf, 0
+
+    @property
+    def constant(self) -> bool:
+        return self.kind == "none" and self.warmup == 0
+
+    def lr(self, step: int) -> float:
+        """The learning rate of optimizer step `step` (0, 1, ...)."""
+        lr = self.base * self.scale
+        if step < self.warmup:
+            return lr * (step + 1) / self.warmup
+        if self.kind == "cosine":
+            progress = min((step - self.warmup) / max(self.total - self.warmup, 1), 1.0)
+            lr *= 0.5 * (1.0 + math.cos(math.pi * progress))
+        return lr
+
+    def epoch_end(self, score: float) -> None:
+        """Plateau bookkeeping; `score` is signed so that higher is better."""
+        if self.kind != "plateau":
+            return
+        if score > self.best + self.min_delta:
+            self.best, self.waited = score, 0
+            return
+        self.waited += 1
+        if self.waited >= self.patience:
+            self.scale *= self.factor
+            self.waited = 0
 
 
 def _optimizer(model: torch.nn.Module, training: TrainingSpec) -> torch.optim.Optimizer:

@@ -21,7 +21,7 @@ import torch
 
 from sweep.errors import SpecError, SweepError
 from sweep.registry import backbones
-from sweep.results import best_trial_number
+from sweep.results import best_trial_number, trial_checkpoint
 from sweep.spec import Spec
 
 
@@ -42,7 +42,7 @@ def resolve_checkpoint(init_from: str, results: Path) -> Path:
         number = best_trial_number(folder)
     except SweepError as e:
         raise SpecError(f"model.init_from: {e}") from e
-    checkpoint = folder / "trials" / str(number) / "checkpoint.pt"
+    checkpoint = trial_checkpoint(folder / "trials" / str(number))
     if not checkpoint.is_file():
         raise SpecError(f"model.init_from: {checkpoint} not found")
     return checkpoint

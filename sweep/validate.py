@@ -1,9 +1,10 @@
 """The checks a spec needs beyond its schema, none of which trains anything.
 
 Registry names exist; component parameters fit the component's signature; every search
-path names a parameter that exists (for the backbone of its branch); the reference
-configuration lies inside the space; the grid sampler gets a finite space; reference rows
-exist. Each problem is located in the spec file, like a schema error.
+path names a parameter that exists (for the backbone of its branch); a data or training
+field's space holds only values the field takes; the reference configuration lies inside
+the space; the grid sampler gets a finite space; reference rows exist. Each problem is
+located in the spec file, like a schema error.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 from sweep.errors import SweepError
 from sweep.references import reference_table
 from sweep.registry import Registry, backbones, datasets, feature_sets, heads
-from sweep.space import active_params, reference_params
+from sweep.space import active_params, apply, reference_params
 from sweep.spec import METRICS, CategoricalParam, FloatParam, Param, Spec, TrainingSpec
 from sweep.specfile import Problem, SpecProblems, SpecSource
 
@@ -185,6 +186,8 @@ def _check_space(spec, space: dict[str, Param], backbone: str, head: str, base: 
                 f"searchable training fields are {', '.join(SEARCHABLE_TRAINING)}, got {path!r}",
                 field,
             )
+        elif section in ("data", "training"):  # a searchable field
+            yield from _field_values(spec, path, param, where, field, at)
         elif section not in ("data", "training", "model"):
             yield at(
                 where, f"a search path starts with data., training. or model., got {path!r}", field
@@ -201,24 +204,74 @@ def _check_space(spec, space: dict[str, Param], backbone: str, head: str, base: 
                 )
 
 
+def _field_values(spec: Spec, path: str, param: Param, where: tuple, field: str, at):
+    """A data or training field must take every value its space holds: each choice, or both
+    bounds and a value between them (a float space over an integer field fails there)."""
+    from pydantic import ValidationError
+
+    if isinstance(param, CategoricalParam):
+        values = param.values
+    else:
+        values = [param.low, param.high]
+        if isinstance(param, FloatParam) and param.step is None and param.low < param.high:
+            values.append(param.low + 0.37 * (param.high - param.low))
+    for value in values:
+        try:
+            apply(spec, {path: value})
+        except ValidationError as e:
+            yield at(
+                where,
+                f"every value of the space must be a valid {path}, but {value!r} is not: "
+                f"{e.errors()[0]['msg']}",
+                field,
+            )
+            return
+
+
 def _build_problems(spec: Spec, at):
     """Build the reference model once, on the feature set's width: values a component
     refuses (a pooling name, a negative size) are found here, not in the first trial."""
     n_features = feature_sets.build(spec.data.features).n_features
     n_outputs = max(2, len(spec.task.targets or ()))
     try:
-        net = backbones.build(
-            spec.model.backbone, n_features=n_features, **spec.model.backbone_params
+        net = _build(
+            backbones, spec.model.backbone, n_features=n_features, **spec.model.backbone_params
         )
-    except (ValueError, TypeError) as e:
-        yield at(("model", "backbone_params"), str(e).splitlines()[0])
+    except (ValueError, TypeError, RuntimeError, OverflowError) as e:
+        yield at(("model", "backbone_params"), _first_line(e))
         return
     try:
-        heads.build(
-            spec.head, in_features=net.out_features, n_outputs=n_outputs, **spec.model.head_params
+        _build(
+            heads,
+            spec.head,
+            in_features=net.out_features,
+            n_outputs=n_outputs,
+            **spec.model.head_params,
         )
-    except (ValueError, TypeError) as e:
-        yield at(("model", "head_params"), str(e).splitlines()[0])
+    except (ValueError, TypeError, RuntimeError, OverflowError) as e:
+        yield at(("model", "head_params"), _first_line(e))
+
+
+def _build(registry: Registry, name: str, **kwargs):
+    """A component built on PyTorch's meta device: shapes without memory, so that checking
+    `hidden_size: 1000000` takes neither time nor memory (training it is another matter).
+    A component that cannot be built there is built for real."""
+    import torch
+
+    try:
+        with torch.device("meta"):
+            return registry.build(name, **kwargs)
+    except (ValueError, TypeError):
+        raise  # the component's own checks, which do not depend on the device
+    except Exception as on_meta:  # a size too large to count, or a component needing data
+        try:
+            return registry.build(name, **kwargs)
+        except Exception:
+            raise on_meta from None
+
+
+def _first_line(e: Exception) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
 
 def _unknown(registry: Registry, name: str) -> str | None:

@@ -35,7 +35,14 @@ import optuna
 from sweep.errors import SweepError
 from sweep.spec import Spec
 from sweep.storage import fail_dead_trials, open_storage
-from sweep.study import IN_BUDGET, WORKER_SEED_STRIDE, Objective, TrialFailed, open_study
+from sweep.study import (
+    IN_BUDGET,
+    WORKER_SEED_STRIDE,
+    Objective,
+    TrialFailed,
+    cpu_spent,
+    open_study,
+)
 from sweep.train import EpochRecord, set_threads
 
 POLL_SECONDS = 0.5
@@ -55,6 +62,8 @@ class WorkPlan:
     threads: int | None = None  # torch threads of this worker
     code: tuple[Path, ...] = ()  # --code files to import in a worker process
     seed_offset: int = 0  # worker i's sampler: the spec's seed + offset + i * stride
+    folds: int = 1  # cross-validation folds per trial (sweep.selection)
+    cpu_budget: float | None = None  # CPU seconds for the whole study
 
 
 def work(plan: WorkPlan, index: int = 0, on_epoch=None, on_trial=None) -> Objective:
@@ -62,15 +71,19 @@ def work(plan: WorkPlan, index: int = 0, on_epoch=None, on_trial=None) -> Object
     offset = plan.seed_offset + WORKER_SEED_STRIDE * index
     study, _ = open_study(plan.spec, plan.folder, plan.storage, seed_offset=offset)
     objective = Objective(
-        plan.spec, plan.folder, on_epoch=on_epoch, init_from=plan.init_from, budget=plan.budget
+        plan.spec,
+        plan.folder,
+        on_epoch=on_epoch,
+        init_from=plan.init_from,
+        budget=plan.budget,
+        folds=plan.folds,
+        cpu_budget=plan.cpu_budget,
     )
     callbacks = [on_trial] if on_trial is not None else []
     # Attempts are bounded too: a configuration that fails (out of memory...) does not
     # count for the budget, and a space where everything fails must still end.
     for _ in range(plan.budget):
-        if len(study.get_trials(deepcopy=False, states=IN_BUDGET)) >= plan.budget:
-            break
-        if plan.deadline is not None and time.time() >= plan.deadline:
+        if _budget_spent(study, plan):
             break
         study.optimize(objective, n_trials=1, catch=(TrialFailed,), callbacks=callbacks)
     return objective
@@ -133,7 +146,10 @@ def _start(context, plan: WorkPlan, index: int, events) -> multiprocessing.Proce
 
 
 def _budget_spent(study: optuna.Study, plan: WorkPlan) -> bool:
+    """No trial is to start: the trials, the CPU minutes or this run's time are used up."""
     if plan.deadline is not None and time.time() >= plan.deadline:
+        return True
+    if plan.cpu_budget is not None and cpu_spent(study) >= plan.cpu_budget:
         return True
     return len(study.get_trials(deepcopy=False, states=IN_BUDGET)) >= plan.budget
 

@@ -45,7 +45,7 @@ def _as_server_user() -> list[str]:
     try:
         pwd.getpwnam("postgres")
     except KeyError as e:
-        raise Unavailable("running as root and there is no `postgres` user to run the server") from e
+        raise Unavailable("running as root, and no `postgres` user to run the server") from e
     runuser = shutil.which("runuser")
     if runuser is None:
         raise Unavailable("running as root and `runuser` is missing")

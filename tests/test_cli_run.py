@@ -39,7 +39,7 @@ def write_spec(tmp_path, root, backbone="lstm", params=None, space=None, **train
         "task": {"kind": "classification"},
         "model": {"backbone": backbone, "backbone_params": params or {}},
         "training": {"max_epochs": 2, "batch_size": 4, "lr": 1e-2, **training},
-        "search": {"n_trials": 3, "space": space or {}},
+        "search": {"n_trials": 3, "space": space or {}, "selection": {"folds": 1}},
     }
     path = tmp_path / f"{backbone}.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))

@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 
 import optuna
-import pytest
-
 import pgserver
+import pytest
 from conftest import tiny_spec
+
 from sweep.storage import open_storage, worker_alive
 from sweep.study import run_study
 

@@ -116,7 +116,10 @@ class ClassifierHead(nn.Module):
         return self.output(self.trunk(embedding))
 
     def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
-        """Mean cross-entropy; `targets` (B,) class indices."""
+        """Mean cross-entropy; `targets` (B,) class indices, or (B, C) class probabilities
+        (soft targets, e.g. mixed one-hot vectors of mixup)."""
+        if targets.dim() == 2:
+            return F.cross_entropy(outputs, targets.to(outputs.dtype))
         return F.cross_entropy(outputs, targets.long())
 
     def predict(self, outputs: Tensor) -> Tensor:
