@@ -46,20 +46,16 @@ def run_child(cache: Path, dataset: str, root: Path, res: str) -> dict:
     return json.loads(out.stdout)
 
 
-def main() -> None:
-    here = Path(__file__).resolve().parents[1]
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", type=Path, default=here.parent / "shared" / "data" / "emotify")
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
+def run(root: Path, repeats: int = 3) -> list[dict]:
+    """Cold and warm loads of genre beat and full, best of `repeats` fresh processes each."""
     rows = []
     for res in ("beat", "full"):
         cold, warm, sizes = [], [], []
-        for _ in range(args.repeats):
+        for _ in range(repeats):
             with tempfile.TemporaryDirectory() as tmp:
                 cache = Path(tmp)
-                cold.append(run_child(cache, "fma_genre", args.root, res))
-                warm.append(run_child(cache, "fma_genre", args.root, res))
+                cold.append(run_child(cache, "fma_genre", root, res))
+                warm.append(run_child(cache, "fma_genre", root, res))
                 sizes.append(sum(p.stat().st_size for p in cache.rglob("*") if p.is_file()))
         best = lambda runs: min(r["seconds"] for r in runs)  # noqa: E731
         assert all(r["hits"] == 0 for r in cold) and all(r["hits"] == 2 for r in warm)
@@ -75,18 +71,32 @@ def main() -> None:
                 "peak_rss_warm_mib": max(r["peak_rss_mib"] for r in warm),
             }
         )
-    header = (
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    lines = [
         f"{'data':16} {'tracks':>6} {'cold s':>8} {'warm s':>8} {'x':>6} {'cache MiB':>10} "
         f"{'RSS cold':>9} {'RSS warm':>9}"
-    )
-    print(f"root: {args.root}, best of {args.repeats}, {os.cpu_count()} cores")
-    print(header)
+    ]
     for r in rows:
-        print(
+        lines.append(
             f"{r['data']:16} {r['tracks']:6d} {r['cold_s']:8.3f} {r['warm_s']:8.3f} "
             f"{r['speedup']:6.1f} {r['cache_mib']:10.1f} {r['peak_rss_cold_mib']:9.0f} "
             f"{r['peak_rss_warm_mib']:9.0f}"
         )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    here = Path(__file__).resolve().parents[1]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, default=here.parent / "shared" / "data" / "emotify")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    rows = run(args.root, args.repeats)
+    print(f"root: {args.root}, best of {args.repeats}, {os.cpu_count()} cores")
+    print(table(rows))
     print(json.dumps(rows))
 
 

@@ -1,0 +1,252 @@
+"""Benchmarks of whole studies: pruning, workers, and model quality per CPU budget.
+
+    python3 benchmarks/studies.py pruning --data-root ../shared/data/emotify
+    python3 benchmarks/studies.py workers
+    python3 benchmarks/studies.py quality --data-root ../shared/data/emotify --minutes 20
+
+- pruning: one spec and trial budget run twice, pruner off and on (same sampler seed): the
+  epochs trained in all (every fold of every trial, from the trials' curves.json) and the
+  best validation value of each.
+- workers: `sweep run specs/demo.yaml` on the demo data from scratch with --workers 1 and
+  --workers 2: finished trials per hour of wall time, start-up and final test included.
+- quality: specs/genre_all_beat.yaml and specs/genre_cnn_mel_beat.yaml, each given
+  `search.budget` CPU minutes on one core, both at once (so the pair fills a 2-core
+  machine for that many minutes). For each: the best trial's test accuracy, the reference
+  configuration's (the study's trial 0, selected and tested the same way), and the pooled
+  features + logistic regression baseline, all three on the study's own split.
+
+Each `run_*` function returns a dict; `benchmarks/suite.py` runs them all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+QUALITY_SPECS = ("specs/genre_all_beat.yaml", "specs/genre_cnn_mel_beat.yaml")
+
+
+def sweep_run(spec: Path | str, results: Path, *args: str, env=None) -> subprocess.Popen:
+    command = [sys.executable, "-m", "sweep", "run", str(spec), "--results", str(results)]
+    return subprocess.Popen(
+        [*command, *args],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def finish(proc: subprocess.Popen) -> str:
+    out, err = proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(proc.args)} failed ({proc.returncode}): {err[-2000:]}")
+    return out
+
+
+def journal_study(folder: Path):
+    import optuna
+
+    from sweep.storage import open_storage
+
+    return optuna.load_study(study_name=folder.name, storage=open_storage(None, folder))
+
+
+def epochs_trained(folder: Path) -> int:
+    """Every epoch of every trial (all folds), as recorded in the trials' curves.json."""
+    return sum(len(json.loads(p.read_text())) for p in folder.glob("trials/*/curves.json"))
+
+
+# ----------------------------------------------------------------------------- pruning
+
+
+def run_pruning(
+    data_root: Path,
+    spec: str = "specs/genre_all_beat.yaml",
+    trials: int = 16,
+    overrides: tuple[str, ...] = ("search.selection.folds=1",),
+) -> dict:
+    """The same spec and trial budget, pruner off and on."""
+    out: dict = {"spec": spec, "trials": trials, "overrides": list(overrides), "runs": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, pruner in (("off", ["--set", "search.pruner.name=none"]), ("on", [])):
+            results = Path(tmp) / label
+            started = time.perf_counter()
+            sets = [a for o in overrides for a in ("--set", o)]
+            finish(
+                sweep_run(
+                    REPO / spec,
+                    results,
+                    "--data-root",
+                    str(data_root),
+                    "--trials",
+                    str(trials),
+                    *sets,
+                    *pruner,
+                )
+            )
+            folder = next(p for p in results.iterdir() if p.is_dir())
+            study = journal_study(folder)
+            states = [t.state.name for t in study.trials]
+            out["runs"][label] = {
+                "pruner": study.pruner.__class__.__name__,
+                "epochs": epochs_trained(folder),
+                "best_validation": study.best_value,
+                "complete": states.count("COMPLETE"),
+                "pruned": states.count("PRUNED"),
+                "wall_s": time.perf_counter() - started,
+            }
+    off, on = out["runs"]["off"], out["runs"]["on"]
+    out["epoch_reduction"] = off["epochs"] / max(on["epochs"], 1)
+    out["best_difference"] = on["best_validation"] - off["best_validation"]
+    out["target_met"] = out["epoch_reduction"] >= 3 and out["best_difference"] >= -0.01
+    return out
+
+
+# ----------------------------------------------------------------------------- workers
+
+
+def demo_data(folder: Path) -> Path:
+    """The quick start's demo data (written once: `sweep data demo` keeps an existing one)."""
+    subprocess.run(
+        [sys.executable, "-m", "sweep", "data", "demo", str(folder)],
+        check=True,
+        capture_output=True,
+        cwd=REPO,
+    )
+    return folder
+
+
+def run_workers(demo_root: Path, trials: int = 20, workers: tuple[int, ...] = (1, 2)) -> dict:
+    """Trials per hour on the demo spec, from scratch, with 1 and 2 worker processes."""
+    out: dict = {"spec": "specs/demo.yaml", "trials": trials, "cpus": os.cpu_count(), "runs": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in workers:
+            results = Path(tmp) / f"w{n}"
+            started = time.perf_counter()
+            finish(
+                sweep_run(
+                    REPO / "specs/demo.yaml",
+                    results,
+                    "--data-root",
+                    str(demo_root),
+                    "--trials",
+                    str(trials),
+                    "--workers",
+                    str(n),
+                )
+            )
+            wall = time.perf_counter() - started
+            study = journal_study(results / "demo")
+            finished = sum(t.state.name in ("COMPLETE", "PRUNED") for t in study.trials)
+            out["runs"][n] = {
+                "wall_s": wall,
+                "finished_trials": finished,
+                "trials_per_hour": finished / wall * 3600,
+                "best_validation": study.best_value,
+            }
+    if 1 in out["runs"] and 2 in out["runs"]:
+        out["speedup"] = out["runs"][2]["trials_per_hour"] / out["runs"][1]["trials_per_hour"]
+        out["target_met"] = out["speedup"] >= 1.6
+    return out
+
+
+# ----------------------------------------------------------------------------- quality
+
+
+def run_quality(data_root: Path, minutes: float = 20, specs=QUALITY_SPECS) -> dict:
+    """Each spec with a CPU budget of `minutes` on one core, all at once."""
+    from sweep.baseline import run_baseline, study_split_spec
+    from sweep.data import prepare
+    from sweep.spec import Spec
+
+    out: dict = {"minutes": minutes, "specs": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        procs = {
+            spec: sweep_run(
+                REPO / spec,
+                Path(tmp) / Path(spec).stem,
+                "--data-root",
+                str(data_root),
+                "--set",
+                f"search.budget={minutes}",
+                "--set",
+                "search.n_trials=100000",
+                "--set",
+                "training.threads=1",
+            )
+            for spec in specs
+        }
+        for spec, proc in procs.items():
+            finish(proc)
+            results = Path(tmp) / Path(spec).stem
+            folder = next(p for p in results.iterdir() if p.is_dir())
+            test = json.loads((folder / "test.json").read_text())
+            study = journal_study(folder)
+            raw = study.user_attrs["spec"]
+            split = study_split_spec(Spec.model_validate(raw).resolved_data, folder, data_root)
+            baseline = run_baseline(prepare(split))
+            states = [t.state.name for t in study.trials]
+            cpu = sum(t.user_attrs.get("cpu_seconds", 0.0) for t in study.trials)
+            best, reference = test["best"], test.get("reference", {})
+            row = {
+                "study": folder.name,
+                "trials": len(states),
+                "complete": states.count("COMPLETE"),
+                "pruned": states.count("PRUNED"),
+                "failed": states.count("FAIL"),
+                "folds": study.user_attrs.get("folds"),
+                "search_cpu_minutes": cpu / 60,
+                "test_n": best["n"],
+                "best_trial": best["trial"],
+                "best_validation": best["validation"],
+                "best_test": best["accuracy"],
+                "reference_test": reference.get("accuracy"),
+                "baseline_test": baseline.test["accuracy"],
+                "best_params": best["params"],
+            }
+            row["beats_reference"] = row["reference_test"] is not None and (
+                row["best_test"] > row["reference_test"]
+            )
+            row["beats_baseline"] = row["best_test"] > row["baseline_test"]
+            out["specs"][spec] = row
+        out["wall_s"] = time.perf_counter() - started
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=("pruning", "workers", "quality"))
+    parser.add_argument(
+        "--data-root", type=Path, default=REPO.parent / "shared" / "data" / "emotify"
+    )
+    parser.add_argument("--minutes", type=float, default=20, help="quality: CPU minutes")
+    parser.add_argument("--trials", type=int, default=None)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    if args.what == "pruning":
+        out = run_pruning(args.data_root.resolve(), trials=args.trials or 16)
+    elif args.what == "workers":
+        with tempfile.TemporaryDirectory() as tmp:
+            out = run_workers(demo_data(Path(tmp) / "demo"), trials=args.trials or 20)
+    else:
+        out = run_quality(args.data_root.resolve(), args.minutes)
+    print(json.dumps(out, indent=1))
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,163 @@
+"""The benchmark suite: every performance figure of sweep, measured side by side in one run.
+
+    python3 benchmarks/suite.py --data-root ../shared/data/emotify --json benchmarks.json
+
+Sections, in order (each is also a script of its own):
+  data      cold/warm load and peak memory, genre beat and full   (benchmarks/data_load.py)
+  engine    seconds per epoch, sweep vs a bare PyTorch loop; start-up to the first step
+                                                                   (benchmarks/engine.py)
+  pruning   one spec and trial budget, pruner off and on           (benchmarks/studies.py)
+  workers   trials/hour on the demo spec, --workers 1 and 2        (benchmarks/studies.py)
+  quality   two specs with a CPU budget each: best trial vs reference vs baseline
+                                                                   (benchmarks/studies.py)
+
+About 35 minutes on 2 cores with the default 20-minute quality budget (the two quality
+studies run at once, one core each). `--quality-minutes 2` gives a quick pass of the whole
+suite; `--only SECTION` (repeatable) runs some sections.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+for path in (str(REPO), str(HERE)):
+    if path not in sys.path:
+        sys.path.insert(0, path)
+
+import data_load  # noqa: E402
+import engine  # noqa: E402
+import studies  # noqa: E402
+
+SECTIONS = ("data", "engine", "pruning", "workers", "quality")
+
+
+def machine() -> dict:
+    import torch
+
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+    }
+
+
+def run(data_root: Path, quality_minutes: float, only: list[str] | None, log=print) -> dict:
+    out: dict = {"machine": machine(), "data_root": str(data_root), "sections": {}}
+    started = time.perf_counter()
+    for section in SECTIONS:
+        if only and section not in only:
+            continue
+        t = time.perf_counter()
+        log(f"== {section} ...")
+        if section == "data":
+            result: dict = {"rows": data_load.run(data_root, repeats=3)}
+        elif section == "engine":
+            result = engine.run(data_root, log=lambda _: None)
+        elif section == "pruning":
+            result = studies.run_pruning(data_root)
+        elif section == "workers":
+            with tempfile.TemporaryDirectory() as tmp:
+                result = studies.run_workers(studies.demo_data(Path(tmp) / "demo"))
+        else:
+            result = studies.run_quality(data_root, quality_minutes)
+        result["section_seconds"] = time.perf_counter() - t
+        out["sections"][section] = result
+        log(report(section, result))
+    out["total_seconds"] = time.perf_counter() - started
+    return out
+
+
+def _ok(flag: bool | None) -> str:
+    return "-" if flag is None else ("met" if flag else "NOT met")
+
+
+def report(section: str, r: dict) -> str:
+    """One section as text: the numbers, the target, met or not."""
+    lines = []
+    if section == "data":
+        lines.append(data_load.table(r["rows"]))
+    elif section == "engine":
+        lines.append(engine.table(r))
+    elif section == "pruning":
+        off, on = r["runs"]["off"], r["runs"]["on"]
+        lines.append(f"{r['spec']}, {r['trials']} trials ({', '.join(r['overrides'])})")
+        lines.append(f"{'pruner':8} {'epochs':>7} {'best val':>9} {'c/p':>6} {'wall s':>7}")
+        for label, run_ in (("off", off), ("on", on)):
+            lines.append(
+                f"{label:8} {run_['epochs']:>7} {run_['best_validation']:>9.4f} "
+                f"{run_['complete']:>3}/{run_['pruned']:<2} {run_['wall_s']:>7.0f}"
+            )
+        lines.append(
+            f"{r['epoch_reduction']:.2f}x fewer epochs, best {r['best_difference']:+.4f} "
+            f"(target >= 3x and >= -0.01: {_ok(r['target_met'])})"
+        )
+    elif section == "workers":
+        lines.append(f"{r['spec']}, {r['trials']} trials from scratch, {r['cpus']} cores")
+        for n, run_ in r["runs"].items():
+            lines.append(
+                f"--workers {n}: {run_['wall_s']:.0f} s, {run_['trials_per_hour']:.0f} trials/hour"
+            )
+        if "speedup" in r:
+            lines.append(f"{r['speedup']:.2f}x (target >= 1.6x: {_ok(r['target_met'])})")
+    else:
+        lines.append(
+            f"{r['minutes']:g} CPU minutes per spec, one core each, both at once "
+            f"({r['wall_s'] / 60:.1f} min wall)"
+        )
+        lines.append(
+            f"{'spec':32} {'trials c/p/f':>12} {'folds':>5} {'test n':>6} {'best':>6} "
+            f"{'reference':>9} {'baseline':>8}  beats both"
+        )
+        for spec, row in r["specs"].items():
+            both = row["beats_reference"] and row["beats_baseline"]
+            ref = row["reference_test"]
+            lines.append(
+                f"{spec:32} {row['complete']:>4}/{row['pruned']}/{row['failed']:<3} "
+                f"{row['folds']!s:>5} {row['test_n']:>6} {row['best_test']:>6.3f} "
+                f"{'-' if ref is None else f'{ref:.3f}':>9} {row['baseline_test']:>8.3f}  "
+                f"{_ok(both)}"
+            )
+    lines.append(f"({r['section_seconds']:.0f} s)")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--data-root", type=Path, default=REPO.parent / "shared" / "data" / "emotify"
+    )
+    parser.add_argument("--quality-minutes", type=float, default=20)
+    parser.add_argument("--only", action="append", choices=SECTIONS)
+    parser.add_argument("--json", type=Path, help="write every number here")
+    args = parser.parse_args()
+    root = args.data_root.resolve()
+    if not (root / "fma_genre_spectrograms_beat").is_dir():
+        sys.exit(f"{root}: no data in the Kaggle layout (the emotify data: ../shared/data/emotify)")
+    out = run(root, args.quality_minutes, args.only)
+    print(f"\nall sections: {out['total_seconds'] / 60:.1f} min on {out['machine']['cpu']}")
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=1, default=str))
+        print(f"written: {args.json}")
+
+
+if __name__ == "__main__":
+    main()
