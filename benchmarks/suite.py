@@ -60,7 +60,13 @@ def machine() -> dict:
     }
 
 
-def run(data_root: Path, quality_minutes: float, only: list[str] | None, log=print) -> dict:
+def run(
+    data_root: Path,
+    quality_minutes: float,
+    only: list[str] | None,
+    pruning_trials: int = 16,
+    log=print,
+) -> dict:
     out: dict = {"machine": machine(), "data_root": str(data_root), "sections": {}}
     started = time.perf_counter()
     for section in SECTIONS:
@@ -73,7 +79,7 @@ def run(data_root: Path, quality_minutes: float, only: list[str] | None, log=pri
         elif section == "engine":
             result = engine.run(data_root, log=lambda _: None)
         elif section == "pruning":
-            result = studies.run_pruning(data_root)
+            result = studies.run_pruning(data_root, trials=pruning_trials)
         elif section == "workers":
             with tempfile.TemporaryDirectory() as tmp:
                 result = studies.run_workers(studies.demo_data(Path(tmp) / "demo"))
@@ -146,13 +152,14 @@ def main() -> None:
         "--data-root", type=Path, default=REPO.parent / "shared" / "data" / "emotify"
     )
     parser.add_argument("--quality-minutes", type=float, default=20)
+    parser.add_argument("--pruning-trials", type=int, default=16)
     parser.add_argument("--only", action="append", choices=SECTIONS)
     parser.add_argument("--json", type=Path, help="write every number here")
     args = parser.parse_args()
     root = args.data_root.resolve()
     if not (root / "fma_genre_spectrograms_beat").is_dir():
         sys.exit(f"{root}: no data in the Kaggle layout (the emotify data: ../shared/data/emotify)")
-    out = run(root, args.quality_minutes, args.only)
+    out = run(root, args.quality_minutes, args.only, args.pruning_trials)
     print(f"\nall sections: {out['total_seconds'] / 60:.1f} min on {out['machine']['cpu']}")
     if args.json:
         args.json.write_text(json.dumps(out, indent=1, default=str))
