@@ -1077,6 +1077,8 @@ def _curves(record: StudyRecord, number: int) -> list[dict] | None:
         curves = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+    if curves and "fold" in curves[0]:  # cross-validated: one fold's curves, not k overlaid
+        curves = [c for c in curves if c["fold"] == 0]
     return curves or None
 
 

@@ -249,6 +249,10 @@ class Objective:
             self._data[key] = prepare(data_spec)
         return self._data[key]
 
+    def keep_data(self, data_spec: DataSpec, data: PreparedData) -> None:
+        """Data the caller has prepared already, for trials whose data spec is `data_spec`."""
+        self._data[data_spec.model_dump_json()] = data
+
     def __call__(self, trial: optuna.Trial) -> float:
         started = time.perf_counter()
         self._cpu_started = cpu_started = time.process_time()
@@ -542,6 +546,7 @@ def run_study(
                 plan,
                 on_epoch=progress.epoch if progress else None,
                 on_trial=progress.trial_finished if progress else None,
+                data=data,
             )
     outcome = StudyOutcome(study, folder)
     (folder / "split.json").write_text(json.dumps(data.split_record(), indent=1))

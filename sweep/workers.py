@@ -32,6 +32,7 @@ from typing import Any
 
 import optuna
 
+from sweep.data import PreparedData
 from sweep.errors import SweepError
 from sweep.spec import Spec
 from sweep.storage import fail_dead_trials, open_storage
@@ -66,8 +67,11 @@ class WorkPlan:
     cpu_budget: float | None = None  # CPU seconds for the whole study
 
 
-def work(plan: WorkPlan, index: int = 0, on_epoch=None, on_trial=None) -> Objective:
-    """Run trials until the study's budget is spent or the deadline passes."""
+def work(
+    plan: WorkPlan, index: int = 0, on_epoch=None, on_trial=None, data: PreparedData | None = None
+) -> Objective:
+    """Run trials until the study's budget is spent or the deadline passes. `data`: the
+    spec's data, already prepared by the caller (else each worker prepares its own)."""
     offset = plan.seed_offset + WORKER_SEED_STRIDE * index
     study, _ = open_study(plan.spec, plan.folder, plan.storage, seed_offset=offset)
     objective = Objective(
@@ -79,6 +83,8 @@ def work(plan: WorkPlan, index: int = 0, on_epoch=None, on_trial=None) -> Object
         folds=plan.folds,
         cpu_budget=plan.cpu_budget,
     )
+    if data is not None:
+        objective.keep_data(plan.spec.resolved_data, data)
     callbacks = [on_trial] if on_trial is not None else []
     # Attempts are bounded too: a configuration that fails (out of memory...) does not
     # count for the budget, and a space where everything fails must still end.
