@@ -26,10 +26,10 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-from sklearn.model_selection import KFold, StratifiedKFold
 
 from sweep.data import PreparedData, Split
 from sweep.spec import SelectionSpec
+from sweep.splits import kfold, stratified_kfold
 from sweep.tracks import TrackSet
 
 AUTO_FOLDS = 5
@@ -69,12 +69,12 @@ def folds(data: PreparedData, k: int) -> list[PreparedData]:
     pool = pooled(data)
     seed = data.spec.split_seed
     if data.task == "classification" and np.bincount(pool.targets).min() >= k:
-        splitter = StratifiedKFold(k, shuffle=True, random_state=seed)
-        parts = splitter.split(np.zeros(len(pool)), pool.targets)
+        held_out = stratified_kfold(pool.targets, k, seed)
     else:
-        parts = KFold(k, shuffle=True, random_state=seed).split(np.zeros(len(pool)))
+        held_out = kfold(len(pool), k, seed)
     out = []
-    for i, (train_idx, val_idx) in enumerate(parts):
+    for i, val_idx in enumerate(held_out):
+        train_idx = np.setdiff1d(np.arange(len(pool)), val_idx)
         out.append(
             dataclasses.replace(
                 data,
