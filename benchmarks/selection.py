@@ -46,7 +46,7 @@ def run(data_root: Path, trials: int = 16, folds: int = 5, threads: int | None =
         HERE / "specs" / "genre_all_beat.yaml",
         [
             f"search.selection.folds={folds}",
-            "search.selection.refit=true",
+            "search.selection.final=refit",
             "search.pruner.name=none",
             f"search.n_trials={trials}",
         ],

@@ -106,11 +106,11 @@ def report(section: str, r: dict) -> str:
     elif section == "pruning":
         off, on = r["runs"]["off"], r["runs"]["on"]
         lines.append(f"{r['spec']}, {r['trials']} trials ({', '.join(r['overrides'])})")
-        lines.append(f"{'pruner':8} {'epochs':>7} {'best val':>9} {'c/p':>6} {'wall s':>7}")
+        lines.append(f"{'pruner':8} {'epochs':>7} {'best val':>9} {'c/p':>6} {'CPU s':>7}")
         for label, run_ in (("off", off), ("on", on)):
             lines.append(
                 f"{label:8} {run_['epochs']:>7} {run_['best_validation']:>9.4f} "
-                f"{run_['complete']:>3}/{run_['pruned']:<2} {run_['wall_s']:>7.0f}"
+                f"{run_['complete']:>3}/{run_['pruned']:<2} {run_['cpu_s']:>7.0f}"
             )
         lines.append(
             f"{r['epoch_reduction']:.2f}x fewer epochs, best {r['best_difference']:+.4f} "
@@ -130,18 +130,25 @@ def report(section: str, r: dict) -> str:
             f"({r['wall_s'] / 60:.1f} min wall)"
         )
         lines.append(
-            f"{'spec':32} {'trials c/p/f':>12} {'folds':>5} {'test n':>6} {'best':>6} "
-            f"{'reference':>9} {'baseline':>8}  beats both"
+            f"{'spec':28} {'trials c/p/f':>12} {'folds':>5} {'test n':>6} {'best':>6} "
+            f"{'(tested as)':>11} {'reference':>9} {'baseline':>8}  beats both  "
+            f"{'best refit':>10}"
         )
         for spec, row in r["specs"].items():
             both = row["beats_reference"] and row["beats_baseline"]
             ref = row["reference_test"]
+            refit = row.get("best_refit_test")
             lines.append(
-                f"{spec:32} {row['complete']:>4}/{row['pruned']}/{row['failed']:<3} "
+                f"{Path(spec).stem:28} {row['complete']:>4}/{row['pruned']}/{row['failed']:<3} "
                 f"{row['folds']!s:>5} {row['test_n']:>6} {row['best_test']:>6.3f} "
+                f"{row.get('best_final') or '-':>11} "
                 f"{'-' if ref is None else f'{ref:.3f}':>9} {row['baseline_test']:>8.3f}  "
-                f"{_ok(both)}"
+                f"{_ok(both):10}  {'-' if refit is None else f'{refit:.3f}':>10}"
             )
+        lines.append(
+            "best refit: a diagnostic, the best trial's configuration retrained on "
+            "train+validation and tested too (never used to choose)"
+        )
     lines.append(f"({r['section_seconds']:.0f} s)")
     return "\n".join(lines)
 

@@ -214,8 +214,8 @@ def study_split_spec(data: DataSpec, study_folder: Path, root: Path) -> DataSpec
 
 
 def checkpoint_outputs(trial_folder: Path, data: PreparedData) -> np.ndarray:
-    """A trial's checkpoint's outputs (probabilities or values) on the test split, on the
-    CPU.
+    """The outputs (probabilities or values) on the test split, on the CPU, of the model a
+    trial stands for (its fold ensemble, refit or own model: `trial_checkpoint`).
 
     Raises:
         SweepError: no checkpoint, or one made for other features than `data` holds.
@@ -223,8 +223,7 @@ def checkpoint_outputs(trial_folder: Path, data: PreparedData) -> np.ndarray:
     import torch
 
     from sweep.results import trial_checkpoint
-    from sweep.study import load_checkpoint
-    from sweep.train import predict
+    from sweep.study import load_checkpoint, predict_checkpoint
 
     model, ckpt = load_checkpoint(trial_checkpoint(trial_folder))
     if ckpt["n_features"] != data.n_features:
@@ -233,5 +232,4 @@ def checkpoint_outputs(trial_folder: Path, data: PreparedData) -> np.ndarray:
             f"study's data has {data.n_features}"
         )
     batch = ckpt["spec"]["training"]["batch_size"]
-    outputs, _ = predict(model, data, data.test(), batch, torch.device("cpu"))
-    return outputs
+    return predict_checkpoint(model, ckpt, data, data.test(), batch, torch.device("cpu"))

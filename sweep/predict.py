@@ -36,9 +36,8 @@ from sweep.errors import DataError, SweepError
 from sweep.registry import feature_sets
 from sweep.results import best_trial_number, trial_checkpoint
 from sweep.spec import Spec
-from sweep.study import load_checkpoint
+from sweep.study import load_checkpoint, predict_checkpoint
 from sweep.tracks import TrackSet
-from sweep.train import predict
 
 # sweep.extract's list; not imported from there, which would load librosa for .npy input too.
 AUDIO_EXTENSIONS = (".wav", ".mp3", ".ogg", ".flac")
@@ -316,9 +315,8 @@ def model_outputs(
     """Probabilities (n, C) or values (n, K) for raw (T, 140) tracks, in the tracks' order."""
     data, split = prepare_tracks(tracks, ckpt)
     device = device or torch.device("cpu")
-    model.to(device)
-    outputs, _ = predict(model, data, split, int(ckpt["spec"]["training"]["batch_size"]), device)
-    return outputs
+    batch_size = int(ckpt["spec"]["training"]["batch_size"])
+    return predict_checkpoint(model, ckpt, data, split, batch_size, device)
 
 
 def predict_folder(

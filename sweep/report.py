@@ -896,6 +896,12 @@ def _facts(record: StudyRecord) -> list[str]:
     return facts
 
 
+TESTED_AS = {  # search.selection.final, as the test table says it
+    "ensemble": "\n(mean of its fold models)",
+    "refit": "\n(refitted on train+validation)",
+}
+
+
 def _test_table(record: StudyRecord) -> Table:
     entries = [
         ("Reference configuration", record.test.get("reference")),
@@ -917,6 +923,7 @@ def _test_table(record: StudyRecord) -> Table:
         if not entry:
             rows.append([label, "–", "did not complete", *["–"] * (len(columns) - 3)])
             continue
+        label += TESTED_AS.get(entry.get("final") or ("refit" if entry.get("refit") else ""), "")
         row: list[Cell] = [label, f"#{entry['trial']}", _num(entry["validation"])]
         row += _test_cells(entry, classification)
         rows.append(row)

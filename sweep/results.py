@@ -50,7 +50,10 @@ def best_trial_number(folder: Path) -> int:
 
 
 def trial_checkpoint(trial_dir: Path) -> Path:
-    """The model a trial stands for: refitted on train+validation where it was (see
-    sweep.selection), else its checkpoint from the search."""
-    refit = Path(trial_dir) / "refit.pt"
-    return refit if refit.is_file() else Path(trial_dir) / "checkpoint.pt"
+    """The model a trial stands for, as its test scored it (see sweep.selection): its fold
+    models (`folds.pt`, an ensemble), else its refit on train+validation (`refit.pt`), else
+    its checkpoint from the search."""
+    for name in ("folds.pt", "refit.pt"):
+        if (Path(trial_dir) / name).is_file():
+            return Path(trial_dir) / name
+    return Path(trial_dir) / "checkpoint.pt"

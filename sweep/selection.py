@@ -1,20 +1,23 @@
-"""Choosing a configuration on small data: cross-validation folds, and refitting the choice.
+"""Choosing a configuration on small data: cross-validation folds, and what is tested.
 
 On a small data set one validation split mostly measures noise: on emotify's genre beat
 features (256 train / 64 validation tracks) a sweep's best trial by validation accuracy
-tested below a pooled-features logistic regression. Two remedies, set in `search.selection`:
+tested below a pooled-features logistic regression. The remedies, set in `search.selection`:
 
 - `folds: k`: each trial is trained k times, on k folds of train+validation (stratified for
-  classification), and scored by the mean of its folds' best validation values. One
-  pruner report per fold, so the Wilcoxon pruner (`search.pruner.name: auto` picks it) can
-  stop a trial whose folds are already worse, fold by fold, than the best trial's.
-- `refit: true`: after the search, the best and the reference configuration are each
-  trained once more on train+validation, for the mean best epoch of their folds (or their
-  best epoch), and it is that model which the test split scores.
+  classification), and scored by the mean of its folds' best validation values. The
+  pruners see the first fold's epochs and then each fold's result (sweep.pruning), so a bad
+  configuration stops after a few epochs, and one worse than the best on the folds so far
+  stops before its last folds.
+- `final`: what the test split scores, the same way for the best and the reference trial.
+  `ensemble` averages the predictions of the trial's k fold models (kept for the trials
+  that were the best when they ended, and the reference); `refit` trains the configuration
+  once more on train+validation, for the mean best epoch of its folds; `model` tests the
+  trial's own model (with folds, its best fold's).
 
 `folds: auto` uses `AUTO_FOLDS` folds where train+validation has fewer than
-`SMALL_DATA_TRACKS` tracks and one validation split otherwise; `refit: auto` refits exactly
-when there are folds (with folds there is no single trained model to test).
+`SMALL_DATA_TRACKS` tracks and one validation split otherwise; `final: auto` is `ensemble`
+with folds and `model` without.
 
 Folds reuse the study's standardisation (statistics of the training split), so about a
 fifth of each fold's validation tracks took part in those statistics: a shift of the mean
@@ -28,6 +31,7 @@ import dataclasses
 import numpy as np
 
 from sweep.data import PreparedData, Split
+from sweep.errors import SpecError
 from sweep.spec import SelectionSpec
 from sweep.splits import kfold, stratified_kfold
 from sweep.tracks import TrackSet
@@ -43,10 +47,21 @@ def n_folds(selection: SelectionSpec, data: PreparedData) -> int:
     return AUTO_FOLDS if len(data.train) + len(data.validation) < SMALL_DATA_TRACKS else 1
 
 
-def refits(selection: SelectionSpec, data: PreparedData) -> bool:
-    if selection.refit == "auto":
-        return n_folds(selection, data) > 1
-    return bool(selection.refit)
+def final(selection: SelectionSpec, folds: int) -> str:
+    """What the test split scores with `folds` folds: "ensemble", "refit" or "model" (see
+    SelectionSpec.final).
+
+    Raises:
+        SpecError: an ensemble asked for without folds.
+    """
+    if selection.final == "auto":
+        return "ensemble" if folds > 1 else "model"
+    if selection.final == "ensemble" and folds == 1:
+        raise SpecError(
+            "search.selection.final: ensemble averages the fold models, but there is one "
+            "validation split here (search.selection.folds is 1 or auto on large data)"
+        )
+    return selection.final
 
 
 def pooled(data: PreparedData) -> Split:

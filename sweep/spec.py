@@ -341,11 +341,28 @@ class SelectionSpec(Frozen):
         description="cross-validation folds of train+validation per trial (1: the one "
         "validation split); auto: 5 below 1000 train+validation tracks, else 1",
     )
-    refit: bool | Literal["auto"] = Field(
+    final: Literal["auto", "ensemble", "refit", "model"] = Field(
         "auto",
-        description="retrain the best and the reference configuration on train+validation "
-        "before testing; auto: when there are folds",
+        description="what the test split scores, for the best and the reference trial alike: "
+        "ensemble: the mean prediction of the trial's fold models (needs folds); refit: the "
+        "configuration retrained on train+validation; model: the trial's own model (with "
+        "folds, its best fold's); auto: ensemble with folds, else model",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refit_is_final(cls, data: Any) -> Any:
+        """`refit: true/false/auto` (sweep 0.1's field) means `final: refit/model/auto`."""
+        if isinstance(data, dict) and "refit" in data:
+            if "final" in data:
+                raise ValueError("give final (refit is its older spelling), not both")
+            data = dict(data)
+            refit = data.pop("refit")
+            mapping = {True: "refit", False: "model", "auto": "auto"}
+            if not isinstance(refit, bool | str) or refit not in mapping:
+                raise ValueError(f"refit must be true, false or auto, got {refit!r}")
+            data["final"] = mapping[refit]
+        return data
 
     @field_validator("folds")
     @classmethod

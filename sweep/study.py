@@ -22,7 +22,6 @@ import os
 import platform
 import subprocess
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -39,12 +38,14 @@ from sweep.data import PreparedData, prepare
 from sweep.errors import SpecError, SweepError
 from sweep.metrics import evaluation_report
 from sweep.model import build_model
+from sweep.pruning import FOLD_STEP, make_pruner
 from sweep.spec import DataSpec, SamplerSpec, Spec
 from sweep.storage import fail_dead_trials, open_storage, redact, worker_id
 from sweep.train import Diverged, EpochRecord, FitResult, fit, pick_device, predict
 from sweep.transfer import adopt_source, load_backbone, resolve_checkpoint
 
 CHECKPOINT_FORMAT = 1
+FOLD_MODELS = "folds.pt"  # a trial's fold models, kept where `final: ensemble` may test them
 STATES = optuna.trial.TrialState
 FINISHED = (STATES.COMPLETE, STATES.PRUNED)
 IN_BUDGET = (STATES.COMPLETE, STATES.PRUNED, STATES.RUNNING)  # what a new trial counts
@@ -180,31 +181,6 @@ def grid_values(param) -> list:
     return [param.low + i * step for i in range(n)]
 
 
-def make_pruner(spec: Spec, folds: int = 1) -> optuna.pruners.BasePruner:
-    """The spec's pruner. With cross-validation folds a trial reports once per fold, so
-    `auto` is the Wilcoxon pruner there (and the median pruner per epoch otherwise)."""
-    p = spec.search.pruner
-    pruner: optuna.pruners.BasePruner
-    name = p.name if p.name != "auto" else ("wilcoxon" if folds > 1 else "median")
-    if name == "none":
-        return optuna.pruners.NopPruner()
-    if name == "wilcoxon":
-        with warnings.catch_warnings():  # "experimental" since Optuna 3.6
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.pruners.WilcoxonPruner(p_threshold=p.p_threshold, n_startup_steps=2)
-    if name == "median":
-        pruner = optuna.pruners.MedianPruner(p.n_startup_trials, p.n_warmup_steps)
-    elif name == "percentile":
-        pruner = optuna.pruners.PercentilePruner(p.percentile, p.n_startup_trials, p.n_warmup_steps)
-    elif name == "hyperband":
-        pruner = optuna.pruners.HyperbandPruner(
-            p.min_resource, spec.training.max_epochs, p.reduction_factor
-        )
-    else:
-        pruner = optuna.pruners.SuccessiveHalvingPruner(p.min_resource, p.reduction_factor)
-    return optuna.pruners.PatientPruner(pruner, p.patience) if p.patience else pruner
-
-
 def enqueue_reference(study: optuna.Study, spec: Spec) -> None:
     """The spec's own configuration is the study's first trial, tagged; enqueued again only
     when its earlier tries failed (an interrupted run), so the reference is always measured."""
@@ -230,6 +206,7 @@ class Objective:
         budget: int | None = None,
         folds: int = 1,
         cpu_budget: float | None = None,
+        keep_fold_models: bool = False,
     ) -> None:
         self.spec = spec
         self.folder = folder
@@ -238,6 +215,7 @@ class Objective:
         self.budget = budget  # trials of the whole study, all workers together
         self.folds = folds  # cross-validation folds per trial (1: the validation split)
         self.cpu_budget = cpu_budget  # CPU seconds of the whole study
+        self.keep_fold_models = keep_fold_models  # final: ensemble (see sweep.selection)
         self.worker = worker_id()
         self._data: dict[str, PreparedData] = {}
         self._folds: dict[tuple, list[PreparedData]] = {}
@@ -277,9 +255,12 @@ class Objective:
             load_backbone(model, self.init_from)
 
         curves: list[dict] = []  # written whatever the outcome, pruned trials' too
+        fold_models: list[dict] | None = None
         try:
             if self.folds > 1:
-                result, model = self._cross_validate(trial, resolved, data, model, curves)
+                result, model, fold_models = self._cross_validate(
+                    trial, resolved, data, model, curves
+                )
             else:
                 result = self._fit(trial, resolved, data, model, curves, fold=None)
         except optuna.TrialPruned:
@@ -295,10 +276,12 @@ class Objective:
         finally:
             trial.set_user_attr("wall_seconds", time.perf_counter() - started)
             trial.set_user_attr("cpu_seconds", time.process_time() - cpu_started)
+            trial.set_user_attr("epochs", len(curves))  # every epoch trained, all folds
             (trial_dir / "curves.json").write_text(json.dumps(curves, indent=1))
         save_checkpoint(trial_dir / "checkpoint.pt", resolved, data, model, result)
+        if fold_models is not None and self.keep_fold_models and _may_be_tested(trial, result):
+            save_checkpoint(trial_dir / FOLD_MODELS, resolved, data, model, result, fold_models)
         trial.set_user_attr("best_epoch", result.best_epoch)
-        trial.set_user_attr("epochs", len(result.history))
         trial.set_user_attr("stopped_early", result.stopped_early)
         return result.best_value
 
@@ -311,17 +294,18 @@ class Objective:
         curves: list[dict],
         fold: int | None,
     ) -> FitResult:
-        """Train one model. With one validation split, every epoch is a pruner report;
-        in a fold, the fold's result is reported by `_cross_validate`."""
+        """Train one model. With one validation split, and in the first fold, every epoch
+        is a pruner report (see sweep.pruning); `_cross_validate` reports each fold's result."""
 
         def report(record: EpochRecord, value: float) -> None:
             curves.append({**vars(record), **({} if fold is None else {"fold": fold})})
             if self.on_epoch is not None:
                 self.on_epoch(trial.number, record, value)
-            if fold is None:
+            if not fold:  # None (one split) or the first fold
                 trial.report(value, record.epoch)
                 if trial.should_prune():
-                    raise optuna.TrialPruned(f"pruned at epoch {record.epoch}")
+                    where = "" if fold is None else " of the first fold"
+                    raise optuna.TrialPruned(f"pruned at epoch {record.epoch}{where}")
             if self.cpu_budget is not None:  # other workers count it before it ends
                 spent = time.process_time() - self._cpu_started
                 trial.set_user_attr("cpu_seconds_so_far", spent)
@@ -335,22 +319,26 @@ class Objective:
         data: PreparedData,
         model: torch.nn.Module,
         curves: list[dict],
-    ) -> tuple[FitResult, torch.nn.Module]:
+    ) -> tuple[FitResult, torch.nn.Module, list[dict]]:
         """One model per fold, each from the same initial weights; the trial's value is the
-        mean of the folds' best values. Returns the best fold's result and model."""
+        mean of the folds' best values. Returns the best fold's result and model, and every
+        fold's best weights."""
         initial = {k: v.clone() for k, v in model.state_dict().items()}
-        values, epochs, best = [], [], None
+        values, epochs, best, weights_per_fold = [], [], None, []
         for fold, fold_data in enumerate(self.folds_of(data)):
             if fold:
                 model.load_state_dict(initial)
             result = self._fit(trial, spec, fold_data, model, curves, fold)
             values.append(result.best_value)
             epochs.append(result.best_epoch)
-            trial.report(result.best_value, fold)
+            trial.report(result.best_value, FOLD_STEP + fold)
             trial.set_user_attr("fold_values", values)
             trial.set_user_attr("fold_best_epochs", epochs)
+            weights_per_fold.append(
+                {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            )
             if best is None or _better(spec.direction, result.best_value, best[0].best_value):
-                best = (result, {k: v.clone() for k, v in model.state_dict().items()})
+                best = (result, weights_per_fold[-1])
             if fold < self.folds - 1 and trial.should_prune():
                 raise optuna.TrialPruned(f"pruned after fold {fold + 1} of {self.folds}")
         result, weights = best
@@ -362,6 +350,7 @@ class Objective:
                 best_epoch=int(round(np.mean(epochs))),
             ),
             model,
+            weights_per_fold,
         )
 
     def folds_of(self, data: PreparedData) -> list[PreparedData]:
@@ -373,6 +362,19 @@ class Objective:
 
 def _better(direction: str, a: float, b: float) -> bool:
     return a > b if direction == "maximize" else a < b
+
+
+def _may_be_tested(trial: optuna.Trial, result: FitResult) -> bool:
+    """Whether a trial ending now could be the one tested: the reference, or better than
+    every trial complete so far (so the study's best always keeps its fold models)."""
+    if trial.user_attrs.get("reference"):
+        return True
+    try:
+        best = trial.study.best_value
+    except ValueError:  # nothing complete yet
+        return True
+    direction = "maximize" if trial.study.direction.name == "MAXIMIZE" else "minimize"
+    return not _better(direction, best, result.best_value)
 
 
 def cpu_spent(study: optuna.Study) -> float:
@@ -437,9 +439,16 @@ def spec_yaml(spec: Spec) -> str:
 
 
 def save_checkpoint(
-    path: Path, spec: Spec, data: PreparedData, model: torch.nn.Module, result: FitResult
+    path: Path,
+    spec: Spec,
+    data: PreparedData,
+    model: torch.nn.Module,
+    result: FitResult,
+    fold_models: list[dict] | None = None,
 ) -> None:
-    """Best weights plus everything needed to rebuild and feed the model without the spec."""
+    """Best weights plus everything needed to rebuild and feed the model without the spec.
+    With `fold_models` (every fold's weights), it stands for their ensemble."""
+    extra = {} if fold_models is None else {"fold_state_dicts": fold_models}
     torch.save(
         {
             "format": CHECKPOINT_FORMAT,
@@ -453,9 +462,30 @@ def save_checkpoint(
             "std": None if data.std is None else data.std.tolist(),
             "best_epoch": result.best_epoch,
             "best_value": result.best_value,
+            **extra,
         },
         path,
     )
+
+
+def predict_checkpoint(
+    model: torch.nn.Module,
+    ckpt: dict,
+    data: PreparedData,
+    split,
+    batch_size: int,
+    device: torch.device,
+) -> np.ndarray:
+    """The model's outputs on a split: probabilities (n, C) or values (n, K). A checkpoint of
+    fold models gives their mean (and leaves the model holding the last fold's weights)."""
+    folds = ckpt.get("fold_state_dicts") or [None]
+    outputs = []
+    for weights in folds:
+        if weights is not None:
+            model.load_state_dict(weights)
+        model.to(device)
+        outputs.append(predict(model, data, split, batch_size, device)[0])
+    return np.mean(outputs, axis=0)
 
 
 def load_checkpoint(path: Path) -> tuple[torch.nn.Module, dict]:
@@ -514,6 +544,7 @@ def run_study(
     folds = selection.n_folds(spec.search.selection, data)
     study, created = open_study(spec, folder, storage, folds=folds)
     folds = int(study.user_attrs.get("folds", folds))  # a study keeps its folds
+    final = selection.final(spec.search.selection, folds)
     if init_from is not None:
         study.set_user_attr("init_from", str(init_from))
     (folder / "spec.yaml").write_text(spec_yaml(spec))
@@ -535,6 +566,7 @@ def run_study(
         seed_offset=0 if created else random_seed_offset(),
         folds=folds,
         cpu_budget=None if spec.search.budget is None else spec.search.budget * 60,
+        keep_fold_models=final == "ensemble",
     )
     if counted(study) < budget:
         if progress is not None:
@@ -550,8 +582,7 @@ def run_study(
             )
     outcome = StudyOutcome(study, folder)
     (folder / "split.json").write_text(json.dumps(data.split_record(), indent=1))
-    refit = selection.refits(spec.search.selection, data)
-    outcome.test = evaluate_on_test(study, folder, data, spec, outcome.notes, refit, init_from)
+    outcome.test = evaluate_on_test(study, folder, data, spec, outcome.notes, final, init_from)
     return outcome
 
 
@@ -561,11 +592,13 @@ def evaluate_on_test(
     data: PreparedData,
     spec: Spec,
     notes: list[str],
-    refit: bool = False,
+    final: str = "model",
     init_from: Path | None = None,
 ) -> dict[str, Any]:
-    """The best and the reference trial, each evaluated once on the test split; with
-    `refit`, each is first retrained on train+validation (see `refit_trial`).
+    """The best and the reference trial, each evaluated once on the test split, as
+    `final` says (see sweep.selection): the mean of the trial's fold models ("ensemble"),
+    its configuration retrained on train+validation ("refit", see `refit_trial`), or its
+    own model ("model").
 
     The results go to `test.json` and into the study itself, so that a report on any
     machine sharing the storage has them. A trial that ran on another machine (its
@@ -585,10 +618,11 @@ def evaluate_on_test(
     report = {}
     for role, trial in chosen.items():
         before = stored.get(role, {})
-        if before.get("trial") == trial.number and bool(before.get("refit")) == refit:
+        if before.get("trial") == trial.number and _tested_as(before) == final:
             report[role] = before  # evaluated once, never again
             continue
-        checkpoint = folder / "trials" / str(trial.number) / "checkpoint.pt"
+        trial_dir = folder / "trials" / str(trial.number)
+        checkpoint = trial_dir / "checkpoint.pt"
         if not checkpoint.is_file():
             host = trial.user_attrs.get("worker", {}).get("host", "another machine")
             notes.append(
@@ -596,24 +630,41 @@ def evaluate_on_test(
                 f"the same `sweep run` there tests it (or share --results between machines)"
             )
             continue
-        if refit:
+        how = final
+        if final == "ensemble" and not (trial_dir / FOLD_MODELS).is_file():
+            notes.append(
+                f"the {role} trial ({trial.number}) kept no fold models (it ran before they "
+                f"were kept, or elsewhere): its configuration was refitted instead"
+            )
+            how = "refit"
+        if how == "refit":
             checkpoint = refit_trial(folder, trial, init_from)
-        model, _ = load_checkpoint(checkpoint)
-        model.to(device)
+        elif how == "ensemble":
+            checkpoint = trial_dir / FOLD_MODELS
+        model, ckpt = load_checkpoint(checkpoint)
         test = data.test() if test is None else test
-        outputs, _ = predict(model, data, test, spec.training.batch_size, device)
+        outputs = predict_checkpoint(model, ckpt, data, test, spec.training.batch_size, device)
         names = data.class_names if data.task == "classification" else data.target_names
         report[role] = {
             "trial": trial.number,
             "validation": trial.value,
-            "refit": refit,
+            "final": how,
             "params": trial.params,
             **evaluation_report(data.task, outputs, test.targets, names),
         }
     if report:
         path.write_text(json.dumps(report, indent=1))
         study.set_user_attr("test", report)
+    keep = {t.number for t in chosen.values()}
+    for kept in folder.glob(f"trials/*/{FOLD_MODELS}"):  # fold models of trials overtaken
+        if kept.parent.name.isdigit() and int(kept.parent.name) not in keep:
+            kept.unlink()
     return report
+
+
+def _tested_as(record: dict) -> str:
+    """How a stored test result was made (sweep 0.1 wrote `refit: true/false`)."""
+    return record.get("final") or ("refit" if record.get("refit") else "model")
 
 
 def refit_trial(folder: Path, trial: optuna.trial.FrozenTrial, init_from: Path | None) -> Path:

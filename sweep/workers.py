@@ -65,6 +65,7 @@ class WorkPlan:
     seed_offset: int = 0  # worker i's sampler: the spec's seed + offset + i * stride
     folds: int = 1  # cross-validation folds per trial (sweep.selection)
     cpu_budget: float | None = None  # CPU seconds for the whole study
+    keep_fold_models: bool = False  # final: ensemble (see sweep.selection)
 
 
 def work(
@@ -82,6 +83,7 @@ def work(
         budget=plan.budget,
         folds=plan.folds,
         cpu_budget=plan.cpu_budget,
+        keep_fold_models=plan.keep_fold_models,
     )
     if data is not None:
         objective.keep_data(plan.spec.resolved_data, data)

@@ -83,8 +83,9 @@ def tiny_root(tmp_path) -> Path:
 
 def tiny_spec(folder: Path, root: Path, name: str = "tiny.yaml", **sections):
     """A spec that trains in about a second (tiny LSTM, chroma, 3 epochs, 3 trials, one
-    validation split, no refit), written to `folder/name` and loaded. A dict section updates
-    the default section key by key; anything else (study, reference) replaces it."""
+    validation split, its own model tested), written to `folder/name` and loaded. A dict
+    section updates the default section key by key; anything else (study, reference)
+    replaces it."""
     raw = {
         "study": "tiny",
         "data": {"dataset": "fma_genre", "root": str(root), "features": "chroma"},
@@ -97,7 +98,7 @@ def tiny_spec(folder: Path, root: Path, name: str = "tiny.yaml", **sections):
         "search": {
             "n_trials": 3,
             "pruner": {"name": "none"},
-            "selection": {"folds": 1, "refit": False},  # tests of selection set their own
+            "selection": {"folds": 1, "final": "model"},  # tests of selection set their own
             "space": {
                 "model.backbone_params.hidden_size": {"low": 4, "high": 16},
                 "training.lr": {"low": 1e-3, "high": 1e-1, "log": True},

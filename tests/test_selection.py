@@ -1,4 +1,5 @@
-"""Selection on small data (folds, Wilcoxon pruning, refit) and the CPU-minute budget."""
+"""Selection on small data (folds, pruning of cross-validated trials, what is tested) and the
+CPU-minute budget."""
 
 from __future__ import annotations
 
@@ -6,15 +7,19 @@ import json
 
 import numpy as np
 import optuna
+import pytest
 import torch
 from conftest import tiny_spec
 
 from sweep import selection
 from sweep.data import prepare
+from sweep.errors import SpecError
 from sweep.model import build_model
+from sweep.pruning import FOLD_STEP, CrossValidationPruner, folds_only
+from sweep.results import trial_checkpoint
 from sweep.spec import SelectionSpec
-from sweep.study import make_pruner, run_study
-from sweep.train import fit
+from sweep.study import load_checkpoint, make_pruner, run_study
+from sweep.train import fit, predict
 
 STATES = optuna.trial.TrialState
 
@@ -37,42 +42,124 @@ def test_folds_partition_train_and_validation_and_are_stratified(tmp_path, tiny_
     assert [f.validation.ids for f in again] == [f.validation.ids for f in folds]
 
 
-def test_auto_folds_and_refit_follow_the_size_of_the_data(tmp_path, tiny_root):
+def test_auto_folds_and_final_follow_the_size_of_the_data(tmp_path, tiny_root):
     data = prepare(tiny_spec(tmp_path, tiny_root).data)  # 24 tracks: small
     auto = SelectionSpec()
-    assert selection.n_folds(auto, data) == selection.AUTO_FOLDS and selection.refits(auto, data)
+    assert selection.n_folds(auto, data) == selection.AUTO_FOLDS
+    assert selection.final(auto, selection.AUTO_FOLDS) == "ensemble"
     one = SelectionSpec(folds=1)
-    assert selection.n_folds(one, data) == 1 and not selection.refits(one, data)
-    assert selection.refits(SelectionSpec(folds=1, refit=True), data)
+    assert selection.n_folds(one, data) == 1 and selection.final(one, 1) == "model"
+    assert selection.final(SelectionSpec(final="refit"), 1) == "refit"
+    with pytest.raises(SpecError, match="ensemble averages the fold models"):
+        selection.final(SelectionSpec(final="ensemble"), 1)
 
 
-def test_a_cross_validated_study_reports_folds_prunes_by_wilcoxon_and_refits(tmp_path, tiny_root):
+def test_refit_is_the_older_spelling_of_final():
+    assert SelectionSpec(refit=True).final == "refit"
+    assert SelectionSpec(refit=False).final == "model"
+    assert SelectionSpec(refit="auto").final == "auto"
+    with pytest.raises(ValueError, match="not both"):
+        SelectionSpec(refit=True, final="ensemble")
+
+
+def test_a_cross_validated_study_prunes_epochs_then_folds_and_tests_the_fold_ensemble(
+    tmp_path, tiny_root
+):
     spec = tiny_spec(
         tmp_path,
         tiny_root,
-        search={"n_trials": 3, "pruner": {"name": "auto"}, "selection": {"folds": 3}},
+        search={"n_trials": 4, "pruner": {"name": "auto"}, "selection": {"folds": 3}},
     )
     outcome = run_study(spec, tmp_path / "results")
-    assert isinstance(outcome.study.pruner, optuna.pruners.WilcoxonPruner)
+    pruner = outcome.study.pruner
+    assert isinstance(pruner, CrossValidationPruner)
+    assert isinstance(pruner.epochs, optuna.pruners.MedianPruner)
+    assert isinstance(pruner.folds, optuna.pruners.WilcoxonPruner)
     complete = [t for t in outcome.study.trials if t.state == STATES.COMPLETE]
     assert complete
     for t in complete:
         folds = t.user_attrs["fold_values"]
         assert len(folds) == 3 and t.value == float(np.mean(folds))
-        assert sorted(t.intermediate_values) == [0, 1, 2]  # one report per fold
+        steps = sorted(t.intermediate_values)
+        epochs_of_first_fold = [s for s in steps if s < FOLD_STEP]
+        assert epochs_of_first_fold == list(range(1, len(epochs_of_first_fold) + 1))
+        assert [s - FOLD_STEP for s in steps if s >= FOLD_STEP] == [0, 1, 2]
+        assert t.user_attrs["epochs"] == len(
+            json.loads((outcome.folder / "trials" / str(t.number) / "curves.json").read_text())
+        )
+    tested = {outcome.test[role]["trial"] for role in ("best", "reference")}
     for role in ("best", "reference"):
-        tested = outcome.test[role]
-        assert tested["refit"] is True
-        trial_dir = outcome.folder / "trials" / str(tested["trial"])
+        assert outcome.test[role]["final"] == "ensemble"
+    kept = {int(p.parent.name) for p in outcome.folder.glob("trials/*/folds.pt")}
+    assert kept == tested  # fold models of overtaken trials are removed
+    # the tested number is the mean of the three fold models' probabilities
+    best_dir = outcome.folder / "trials" / str(outcome.test["best"]["trial"])
+    model, ckpt = load_checkpoint(best_dir / "folds.pt")
+    assert len(ckpt["fold_state_dicts"]) == 3
+    data = prepare(spec.data)
+    test = data.test()
+    probabilities = []
+    for weights in ckpt["fold_state_dicts"]:
+        model.load_state_dict(weights)
+        probabilities.append(predict(model, data, test, 4, torch.device("cpu"))[0])
+    accuracy = np.mean(np.mean(probabilities, axis=0).argmax(axis=1) == test.targets)
+    assert outcome.test["best"]["accuracy"] == pytest.approx(accuracy)
+    assert trial_checkpoint(best_dir) == best_dir / "folds.pt"
+    saved = json.loads((outcome.folder / "test.json").read_text())
+    assert saved["best"]["final"] == "ensemble"
+
+
+def test_final_refit_retrains_the_best_and_the_reference(tmp_path, tiny_root):
+    spec = tiny_spec(
+        tmp_path,
+        tiny_root,
+        search={"n_trials": 2, "selection": {"folds": 3, "final": "refit"}},
+    )
+    outcome = run_study(spec, tmp_path / "results")
+    for role in ("best", "reference"):
+        assert outcome.test[role]["final"] == "refit"
+        trial_dir = outcome.folder / "trials" / str(outcome.test[role]["trial"])
         assert (trial_dir / "refit.pt").is_file()
-    assert json.loads((outcome.folder / "test.json").read_text())["best"]["refit"] is True
+    assert not list(outcome.folder.glob("trials/*/folds.pt"))
 
 
-def test_without_folds_nor_refit_the_search_model_is_tested(tmp_path, tiny_root):
+def test_without_folds_the_search_model_is_tested(tmp_path, tiny_root):
     outcome = run_study(tiny_spec(tmp_path, tiny_root), tmp_path / "results")
-    assert outcome.test["best"]["refit"] is False
+    assert outcome.test["best"]["final"] == "model"
     assert not list(outcome.folder.glob("trials/*/refit.pt"))
+    assert not list(outcome.folder.glob("trials/*/folds.pt"))
     assert isinstance(make_pruner(tiny_spec(tmp_path, tiny_root)), optuna.pruners.NopPruner)
+
+
+def _trial(epoch_values: list[float], fold_values: list[float], value=None):
+    intermediate = {e + 1: v for e, v in enumerate(epoch_values)}
+    intermediate |= {FOLD_STEP + f: v for f, v in enumerate(fold_values)}
+    return optuna.trial.create_trial(
+        state=STATES.COMPLETE if value is not None else STATES.RUNNING,
+        value=value,
+        params={},
+        distributions={},
+        intermediate_values=intermediate,
+    )
+
+
+def test_the_wilcoxon_pruner_sees_only_the_folds_and_the_median_pruner_only_epochs():
+    study = optuna.create_study(direction="maximize")
+    study.add_trial(_trial([0.5, 0.6, 0.7], [0.8, 0.8, 0.8, 0.8], value=0.8))
+    pruner = CrossValidationPruner(
+        optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=0),
+        optuna.pruners.WilcoxonPruner(p_threshold=0.1, n_startup_steps=2),
+    )
+    # worse than the best on each of four folds: p = 1/16, pruned, though its first fold's
+    # epochs were better than the best's
+    assert pruner.prune(study, _trial([0.9, 0.9, 0.9], [0.5, 0.5, 0.5, 0.5]))
+    # better on the folds: kept, though its epochs were worse
+    assert not pruner.prune(study, _trial([0.1, 0.1, 0.1], [0.9, 0.9, 0.9, 0.9]))
+    # in the first fold, epochs below the median of the complete trials' are pruned
+    assert pruner.prune(study, _trial([0.1, 0.1], []))
+    assert not pruner.prune(study, _trial([0.9, 0.9], []))
+    assert folds_only(study.best_trial).intermediate_values == {0: 0.8, 1: 0.8, 2: 0.8, 3: 0.8}
+    assert not CrossValidationPruner(None, None).prune(study, _trial([0.1], [0.1, 0.1]))
 
 
 def test_refit_trains_a_fixed_number_of_epochs_without_validation(tmp_path, tiny_root):

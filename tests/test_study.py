@@ -101,16 +101,18 @@ class _Explodes(nn.Module):
         return self.linear(x.mean(1)) * float("nan")
 
 
-def _register_exploding_backbone() -> None:
-    """Registered inside the test, so that collecting tests never sees it."""
-    if "explodes" not in backbones.names():
-        backbones.register("explodes")(
-            lambda n_features, failure="nan": _Explodes(n_features, failure)
-        )
+@pytest.fixture
+def exploding_backbone():
+    """Registered for one test only: collecting tests, and tests that list the registered
+    backbones, never see it."""
+    backbones.register("explodes")(lambda n_features, failure="nan": _Explodes(n_features, failure))
+    yield "explodes"
+    del backbones._factories["explodes"]
 
 
-def test_diverging_and_out_of_memory_trials_are_states_not_crashes(tmp_path, tiny_root):
-    _register_exploding_backbone()
+def test_diverging_and_out_of_memory_trials_are_states_not_crashes(
+    tmp_path, tiny_root, exploding_backbone
+):
     spec = tiny_spec(
         tmp_path,
         tiny_root,

@@ -1,0 +1,107 @@
+"""Pruners: which trials stop early, from what the trials report.
+
+A trial with one validation split reports its validation metric every epoch (step = epoch),
+and the spec's pruner (median, percentile, hyperband, successive halving) compares it with
+other trials at the same epoch.
+
+A cross-validated trial (`search.selection.folds` > 1) reports two kinds of steps:
+- the epochs of its *first fold*, at step = epoch, as above: an epoch pruner stops a bad
+  configuration after a few epochs of one fold, before it costs k full trainings;
+- each fold's result, at step `FOLD_STEP + fold`: the Wilcoxon pruner compares these with
+  the best trial's, fold by fold, and stops a trial that is worse on the folds so far.
+
+`CrossValidationPruner` gives each pruner only its own steps. The `auto` pruner is the median
+pruner per epoch, plus, with folds, the Wilcoxon pruner between folds.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+
+import optuna
+from optuna.pruners import BasePruner
+from optuna.trial import FrozenTrial
+
+from sweep.spec import Spec
+
+FOLD_STEP = 1_000_000  # a fold's result is reported at FOLD_STEP + fold
+
+
+def make_pruner(spec: Spec, folds: int = 1) -> BasePruner:
+    """The spec's pruner, for trials of `folds` cross-validation folds."""
+    p = spec.search.pruner
+    if p.name == "none":
+        return optuna.pruners.NopPruner()
+    epochs = None if p.name == "wilcoxon" else _epoch_pruner(spec, p.name)
+    if folds <= 1:
+        return epochs if epochs is not None else optuna.pruners.NopPruner()
+    between = _wilcoxon(p.p_threshold) if p.name in ("auto", "wilcoxon") else None
+    return CrossValidationPruner(epochs, between)
+
+
+def _epoch_pruner(spec: Spec, name: str) -> BasePruner:
+    p = spec.search.pruner
+    pruner: BasePruner
+    if name in ("auto", "median"):
+        pruner = optuna.pruners.MedianPruner(p.n_startup_trials, p.n_warmup_steps)
+    elif name == "percentile":
+        pruner = optuna.pruners.PercentilePruner(p.percentile, p.n_startup_trials, p.n_warmup_steps)
+    elif name == "hyperband":
+        pruner = optuna.pruners.HyperbandPruner(
+            p.min_resource, spec.training.max_epochs, p.reduction_factor
+        )
+    else:
+        pruner = optuna.pruners.SuccessiveHalvingPruner(p.min_resource, p.reduction_factor)
+    return optuna.pruners.PatientPruner(pruner, p.patience) if p.patience else pruner
+
+
+def _wilcoxon(p_threshold: float) -> BasePruner:
+    with warnings.catch_warnings():  # "experimental" since Optuna 3.6
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.pruners.WilcoxonPruner(p_threshold=p_threshold, n_startup_steps=2)
+
+
+class CrossValidationPruner(BasePruner):
+    """An epoch pruner on the first fold's epochs and a fold pruner on the folds' results,
+    each shown only its own steps (either may be None: that kind of step is never pruned)."""
+
+    def __init__(self, epochs: BasePruner | None, folds: BasePruner | None) -> None:
+        self.epochs = epochs
+        self.folds = folds
+
+    def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
+        if not trial.intermediate_values:
+            return False
+        if max(trial.intermediate_values) < FOLD_STEP:  # still in the first fold
+            # the epoch steps are below FOLD_STEP in every trial, so other trials' fold
+            # results never share a step with them: the epoch pruner needs no filtering
+            return self.epochs is not None and self.epochs.prune(study, trial)
+        if self.folds is None:
+            return False
+        return self.folds.prune(_FoldsView(study), folds_only(trial))
+
+
+def folds_only(trial: FrozenTrial) -> FrozenTrial:
+    """A copy of `trial` whose intermediate values are its folds' results, at step = fold."""
+    view = copy.copy(trial)  # shallow: the new dict below is the copy's alone
+    view.intermediate_values = {
+        step - FOLD_STEP: value
+        for step, value in trial.intermediate_values.items()
+        if step >= FOLD_STEP
+    }
+    return view
+
+
+class _FoldsView:
+    """What the Wilcoxon pruner reads of a study, with the best trial's folds only."""
+
+    def __init__(self, study: optuna.Study) -> None:
+        self._study = study
+
+    @property
+    def best_trial(self) -> FrozenTrial:
+        return folds_only(self._study.best_trial)
+
+    def __getattr__(self, name: str):
+        return getattr(self._study, name)
