@@ -6,8 +6,10 @@ Sections, in order (each is also a script of its own):
   data      cold/warm load and peak memory, genre beat and full   (benchmarks/data_load.py)
   engine    seconds per epoch, sweep vs a bare PyTorch loop; start-up to the first step
                                                                    (benchmarks/engine.py)
-  pruning   one spec and trial budget, pruner off and on           (benchmarks/studies.py)
-  workers   trials/hour on the demo spec, --workers 1 and 2        (benchmarks/studies.py)
+  pruning   one spec and trial budget, pruner off, the spec's and two others
+                                                                   (benchmarks/studies.py)
+  workers   trials/hour, --workers 1 and 2: equal trials on the real data, and the demo
+                                                                   (benchmarks/studies.py)
   quality   two specs with a CPU budget each: best trial vs reference vs baseline
                                                                    (benchmarks/studies.py)
 
@@ -64,7 +66,7 @@ def run(
     data_root: Path,
     quality_minutes: float,
     only: list[str] | None,
-    pruning_trials: int = 16,
+    pruning_trials: int = 12,
     log=print,
 ) -> dict:
     out: dict = {"machine": machine(), "data_root": str(data_root), "sections": {}}
@@ -82,7 +84,8 @@ def run(
             result = studies.run_pruning(data_root, trials=pruning_trials)
         elif section == "workers":
             with tempfile.TemporaryDirectory() as tmp:
-                result = studies.run_workers(studies.demo_data(Path(tmp) / "demo"))
+                demo = studies.demo_data(Path(tmp) / "demo")
+                result = studies.run_workers(data_root, demo)
         else:
             result = studies.run_quality(data_root, quality_minutes)
         result["section_seconds"] = time.perf_counter() - t
@@ -104,26 +107,32 @@ def report(section: str, r: dict) -> str:
     elif section == "engine":
         lines.append(engine.table(r))
     elif section == "pruning":
-        off, on = r["runs"]["off"], r["runs"]["on"]
         lines.append(f"{r['spec']}, {r['trials']} trials ({', '.join(r['overrides'])})")
-        lines.append(f"{'pruner':8} {'epochs':>7} {'best val':>9} {'c/p':>6} {'CPU s':>7}")
-        for label, run_ in (("off", off), ("on", on)):
+        lines.append(
+            f"{'pruner':20} {'epochs':>7} {'fewer':>6} {'best val':>9} {'vs off':>7} "
+            f"{'c/p':>6} {'CPU s':>6}  target"
+        )
+        for label, run_ in r["runs"].items():
+            target = "" if label == "none" else _ok(run_["target_met"])
             lines.append(
-                f"{label:8} {run_['epochs']:>7} {run_['best_validation']:>9.4f} "
-                f"{run_['complete']:>3}/{run_['pruned']:<2} {run_['cpu_s']:>7.0f}"
+                f"{label:20} {run_['epochs']:>7} {run_['epoch_reduction']:>5.2f}x "
+                f"{run_['best_validation']:>9.4f} {run_['best_difference']:>+7.4f} "
+                f"{run_['complete']:>3}/{run_['pruned']:<2} {run_['cpu_s']:>6.0f}  {target}"
             )
         lines.append(
-            f"{r['epoch_reduction']:.2f}x fewer epochs, best {r['best_difference']:+.4f} "
-            f"(target >= 3x and >= -0.01: {_ok(r['target_met'])})"
+            "target: >= 3x fewer epochs with a best no more than 0.01 below, for the spec's "
+            f"own pruner (auto: median per epoch): {_ok(r['target_met'])}"
         )
     elif section == "workers":
-        lines.append(f"{r['spec']}, {r['trials']} trials from scratch, {r['cpus']} cores")
-        for n, run_ in r["runs"].items():
-            lines.append(
-                f"--workers {n}: {run_['wall_s']:.0f} s, {run_['trials_per_hour']:.0f} trials/hour"
+        lines.append(f"trials/hour from scratch, {r['cpus']} cores")
+        for name, w in r["workloads"].items():
+            rates = ", ".join(
+                f"--workers {n}: {run_['wall_s']:.0f} s, {run_['trials_per_hour']:.0f}/hour"
+                for n, run_ in w["runs"].items()
             )
-        if "speedup" in r:
-            lines.append(f"{r['speedup']:.2f}x (target >= 1.6x: {_ok(r['target_met'])})")
+            speedup = f"{w['speedup']:.2f}x" if "speedup" in w else "-"
+            lines.append(f"{name:13} {w['trials']:>3} trials  {rates}  -> {speedup}")
+        lines.append(f"target >= 1.6x on equal_trials: {_ok(r['target_met'])}")
     else:
         lines.append(
             f"{r['minutes']:g} CPU minutes per spec, one core each, both at once "
@@ -159,7 +168,7 @@ def main() -> None:
         "--data-root", type=Path, default=REPO.parent / "shared" / "data" / "emotify"
     )
     parser.add_argument("--quality-minutes", type=float, default=20)
-    parser.add_argument("--pruning-trials", type=int, default=16)
+    parser.add_argument("--pruning-trials", type=int, default=12)
     parser.add_argument("--only", action="append", choices=SECTIONS)
     parser.add_argument("--json", type=Path, help="write every number here")
     args = parser.parse_args()

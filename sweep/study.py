@@ -309,6 +309,13 @@ class Objective:
             if self.cpu_budget is not None:  # other workers count it before it ends
                 spent = time.process_time() - self._cpu_started
                 trial.set_user_attr("cpu_seconds_so_far", spent)
+                # the budget holds to an epoch: a trial running when it is spent stops
+                # (pruned), except the reference, which is always measured to its end
+                if not trial.user_attrs.get("reference") and (
+                    cpu_spent(trial.study) >= self.cpu_budget
+                ):
+                    trial.set_user_attr("reason", "stopped: the study's CPU budget is spent")
+                    raise optuna.TrialPruned("the study's CPU budget is spent")
 
         return fit(model, data, spec.training, spec.metric, spec.direction, on_epoch=report)
 

@@ -186,7 +186,48 @@ def test_the_cpu_budget_stops_the_study(tmp_path, tiny_root):
     trials = outcome.study.trials
     assert 1 <= len(trials) < 200
     spent = sum(t.user_attrs.get("cpu_seconds", 0.0) for t in trials)
-    longest = max(t.user_attrs.get("cpu_seconds", 0.0) for t in trials)
-    # no trial starts once the budget is spent; the one running then finishes
-    assert 3.0 <= spent <= 3.0 + longest + 1.0
+    # no trial starts once the budget is spent, and the one running stops within an epoch
+    assert 3.0 <= spent <= 3.0 + 1.0
     assert all(t.state in (STATES.COMPLETE, STATES.PRUNED) for t in trials)
+
+
+def test_a_trial_running_when_the_budget_is_spent_stops_but_the_reference_finishes(
+    tmp_path, tiny_root
+):
+    spec = tiny_spec(
+        tmp_path,
+        tiny_root,
+        training={"max_epochs": 2, "patience": None, "threads": 1},
+        search={
+            "n_trials": 3,
+            "budget": 0.02,  # 1.2 CPU seconds
+            "sampler": {"name": "grid"},  # after the reference (2 epochs): 600 epochs
+            "space": {"training.max_epochs": {"choices": [2, 600]}},
+        },
+    )
+    outcome = run_study(spec, tmp_path / "results")
+    trials = outcome.study.trials
+    assert trials[0].user_attrs["reference"] and trials[0].state == STATES.COMPLETE
+    long = [t for t in trials if t.params["training.max_epochs"] == 600]
+    assert len(long) == 1
+    stopped = long[0]
+    assert stopped.state == STATES.PRUNED
+    assert stopped.user_attrs["reason"] == "stopped: the study's CPU budget is spent"
+    assert 1 <= stopped.user_attrs["epochs"] < 600
+    spent = sum(t.user_attrs.get("cpu_seconds", 0.0) for t in trials)
+    assert 1.2 <= spent <= 1.2 + 1.0  # an epoch here takes a few milliseconds
+
+
+def test_the_reference_runs_to_its_end_whatever_the_budget(tmp_path, tiny_root):
+    spec = tiny_spec(
+        tmp_path,
+        tiny_root,
+        training={"max_epochs": 150, "patience": None, "threads": 1},
+        search={"n_trials": 3, "budget": 0.01},  # 0.6 CPU seconds: less than 150 epochs
+    )
+    outcome = run_study(spec, tmp_path / "results")
+    trials = outcome.study.trials
+    assert len(trials) == 1 and trials[0].user_attrs["reference"]
+    assert trials[0].state == STATES.COMPLETE and trials[0].user_attrs["epochs"] == 150
+    assert trials[0].user_attrs["cpu_seconds"] > 0.6
+    assert outcome.test["reference"]["trial"] == 0
