@@ -66,7 +66,7 @@ def run(
     data_root: Path,
     quality_minutes: float,
     only: list[str] | None,
-    pruning_trials: int = 12,
+    pruning_trials: int = 10,
     log=print,
 ) -> dict:
     out: dict = {"machine": machine(), "data_root": str(data_root), "sections": {}}
@@ -168,7 +168,7 @@ def main() -> None:
         "--data-root", type=Path, default=REPO.parent / "shared" / "data" / "emotify"
     )
     parser.add_argument("--quality-minutes", type=float, default=20)
-    parser.add_argument("--pruning-trials", type=int, default=12)
+    parser.add_argument("--pruning-trials", type=int, default=10)
     parser.add_argument("--only", action="append", choices=SECTIONS)
     parser.add_argument("--json", type=Path, help="write every number here")
     args = parser.parse_args()

@@ -216,6 +216,7 @@ class Objective:
         self.folds = folds  # cross-validation folds per trial (1: the validation split)
         self.cpu_budget = cpu_budget  # CPU seconds of the whole study
         self.keep_fold_models = keep_fold_models  # final: ensemble (see sweep.selection)
+        self.dropped = 0  # trials dropped before training (OverBudget)
         self.worker = worker_id()
         self._data: dict[str, PreparedData] = {}
         self._folds: dict[tuple, list[PreparedData]] = {}
@@ -238,7 +239,13 @@ class Objective:
         if self.budget is not None and not within_budget(trial, self.budget):
             trial.set_user_attr("surplus", True)
             trial.set_user_attr("reason", "over budget: other workers started the last trials")
+            self.dropped += 1
             raise OverBudget(f"trial {trial.number} is over the budget of {self.budget}")
+        if trial.user_attrs.get("reference") and _measured_elsewhere(trial):
+            trial.set_user_attr("surplus", True)  # two runs started the study at once
+            trial.set_user_attr("reason", "the reference is measured by another worker")
+            self.dropped += 1
+            raise OverBudget(f"trial {trial.number} repeats the reference trial")
         resolved = space.apply(self.spec, space.suggest(trial, self.spec.search.space))
         data = self.data_for(resolved.resolved_data)
         check_task(resolved, data)
@@ -393,6 +400,15 @@ def cpu_spent(study: optuna.Study) -> float:
         else:
             total += t.user_attrs.get("cpu_seconds", 0.0)
     return total
+
+
+def _measured_elsewhere(trial: optuna.Trial) -> bool:
+    """Whether a reference trial numbered before this one is running or done: runs that
+    open a new study at once each enqueue the reference, and the first one measures it."""
+    return any(
+        t.number < trial.number and t.user_attrs.get("reference") and t.state != STATES.FAIL
+        for t in trial.study.get_trials(deepcopy=False)
+    )
 
 
 def within_budget(trial: optuna.Trial, budget: int) -> bool:

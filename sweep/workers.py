@@ -89,11 +89,12 @@ def work(
         objective.keep_data(plan.spec.resolved_data, data)
     callbacks = [on_trial] if on_trial is not None else []
     # Attempts are bounded too: a configuration that fails (out of memory...) does not
-    # count for the budget, and a space where everything fails must still end.
-    for _ in range(plan.budget):
-        if _budget_spent(study, plan):
-            break
+    # count for the budget, and a space where everything fails must still end. A trial
+    # dropped before it trained (over the budget, a second reference) is no attempt.
+    attempts = 0
+    while attempts - objective.dropped < plan.budget and not _budget_spent(study, plan):
         study.optimize(objective, n_trials=1, catch=(TrialFailed,), callbacks=callbacks)
+        attempts += 1
     return objective
 
 

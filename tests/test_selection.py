@@ -185,37 +185,35 @@ def test_the_cpu_budget_stops_the_study(tmp_path, tiny_root):
     outcome = run_study(spec, tmp_path / "results")
     trials = outcome.study.trials
     assert 1 <= len(trials) < 200
-    spent = sum(t.user_attrs.get("cpu_seconds", 0.0) for t in trials)
-    # no trial starts once the budget is spent, and the one running stops within an epoch
-    assert 3.0 <= spent <= 3.0 + 1.0
+    cpu = [t.user_attrs.get("cpu_seconds", 0.0) for t in trials]
+    assert sum(cpu) >= 3.0
+    assert sum(cpu[:-1]) < 3.0  # no trial starts once the budget is spent
     assert all(t.state in (STATES.COMPLETE, STATES.PRUNED) for t in trials)
 
 
-def test_a_trial_running_when_the_budget_is_spent_stops_but_the_reference_finishes(
-    tmp_path, tiny_root
-):
+@pytest.mark.filterwarnings("ignore:Fixed parameter")  # the reference's 2 epochs: off-space
+def test_a_trial_running_when_the_budget_is_spent_stops_at_its_next_epoch(tmp_path, tiny_root):
     spec = tiny_spec(
         tmp_path,
         tiny_root,
         training={"max_epochs": 2, "patience": None, "threads": 1},
         search={
             "n_trials": 3,
-            "budget": 0.02,  # 1.2 CPU seconds
-            "sampler": {"name": "grid"},  # after the reference (2 epochs): 600 epochs
-            "space": {"training.max_epochs": {"choices": [2, 600]}},
+            "budget": 0.1,  # 6 CPU seconds: the reference takes 1-2, the next trial 10 or more
+            "space": {"training.max_epochs": {"low": 500, "high": 600}},
         },
     )
     outcome = run_study(spec, tmp_path / "results")
-    trials = outcome.study.trials
-    assert trials[0].user_attrs["reference"] and trials[0].state == STATES.COMPLETE
-    long = [t for t in trials if t.params["training.max_epochs"] == 600]
-    assert len(long) == 1
-    stopped = long[0]
+    reference, stopped, *rest = outcome.study.trials
+    assert reference.user_attrs["reference"] and reference.state == STATES.COMPLETE
+    assert not rest  # the budget was spent: no third trial started
     assert stopped.state == STATES.PRUNED
     assert stopped.user_attrs["reason"] == "stopped: the study's CPU budget is spent"
-    assert 1 <= stopped.user_attrs["epochs"] < 600
-    spent = sum(t.user_attrs.get("cpu_seconds", 0.0) for t in trials)
-    assert 1.2 <= spent <= 1.2 + 1.0  # an epoch here takes a few milliseconds
+    assert 1 <= stopped.user_attrs["epochs"] < stopped.params["training.max_epochs"]
+    left = 6.0 - reference.user_attrs["cpu_seconds"]
+    # stopped within an epoch (milliseconds here, more on a loaded machine), where its
+    # 500+ epochs would have taken 10 s or more
+    assert left <= stopped.user_attrs["cpu_seconds"] <= left + 3.0
 
 
 def test_the_reference_runs_to_its_end_whatever_the_budget(tmp_path, tiny_root):

@@ -21,8 +21,9 @@ import pgserver
 import pytest
 from conftest import tiny_spec
 
+from sweep import space
 from sweep.storage import open_storage, worker_alive
-from sweep.study import run_study
+from sweep.study import open_study, run_study, study_folder
 
 COUNTED = ("COMPLETE", "PRUNED")
 
@@ -90,6 +91,19 @@ def test_two_workers_share_one_budget_with_distinct_samplers(tmp_path, tiny_root
     workers = {t.user_attrs["worker"]["pid"] for t in trials}
     assert len(workers) == 2 and os.getpid() not in workers
     assert outcome.test["best"]["trial"] == outcome.study.best_trial.number
+
+
+def test_a_reference_enqueued_by_two_runs_at_once_is_measured_once(tmp_path, tiny_root):
+    spec = tiny_spec(tmp_path, tiny_root, search={"n_trials": 3})
+    study, _ = open_study(spec, study_folder(tmp_path / "results", spec), None)
+    for _ in range(2):  # as two machines opening a new study at the same moment do
+        values = space.enqueue_form(spec, space.reference_params(spec))
+        study.enqueue_trial(values, user_attrs={"reference": True})
+    outcome = run_study(spec, tmp_path / "results")
+    references = [t for t in outcome.study.trials if t.user_attrs.get("reference")]
+    assert [t.state.name for t in references] == ["COMPLETE", "FAIL"]
+    assert references[1].user_attrs["surplus"]  # hidden, and not counted
+    assert sum(t.state.name in COUNTED for t in shown(outcome.study.trials)) == 3
 
 
 def test_sigkill_mid_trial_then_resume_keeps_every_finished_trial(tmp_path, tiny_root):
