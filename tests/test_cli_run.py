@@ -1,6 +1,7 @@
 """sweep run / validate / show / check overfit as a user runs them, --code plugins included."""
 
 import json
+import os
 
 import yaml
 
@@ -138,10 +139,11 @@ def test_ctrl_c_then_the_same_command_continues_the_study(tmp_path, tiny_root):
         tiny_root,
         params={"hidden_size": 8, "num_layers": 1},
         space={"training.lr": {"low": 1e-3, "high": 1e-1, "log": True}},
-        max_epochs=150,
+        max_epochs=200,
         patience=None,
     )
     results = tmp_path / "results"
+    first_step = tmp_path / "first_step"
     command = [
         sys.executable,
         "-m",
@@ -155,13 +157,14 @@ def test_ctrl_c_then_the_same_command_continues_the_study(tmp_path, tiny_root):
         "--set",
         "search.pruner.name=none",
     ]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    curves = results / "cli_lstm" / "trials" / "0" / "config.yaml"
+    env = {**os.environ, "SWEEP_MARK_FIRST_STEP": str(first_step)}
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
     deadline = time.monotonic() + 60
-    while not curves.exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    time.sleep(1.0)  # inside the first trial's epochs
-    proc.send_signal(signal.SIGINT)
+    while not first_step.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)  # inside the first trial's 200 epochs
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "interrupted: finished trials are kept" in err and "Traceback" not in err
