@@ -57,6 +57,7 @@ from sweep.report_plots import (
     to_html,
     to_markdown,
 )
+from sweep.results import tested_as
 from sweep.spec import DataSpec, Spec
 from sweep.storage import JOURNAL, open_storage, redact, study_names
 
@@ -923,7 +924,7 @@ def _test_table(record: StudyRecord) -> Table:
         if not entry:
             rows.append([label, "–", "did not complete", *["–"] * (len(columns) - 3)])
             continue
-        label += TESTED_AS.get(entry.get("final") or ("refit" if entry.get("refit") else ""), "")
+        label += TESTED_AS.get(tested_as(entry), "")
         row: list[Cell] = [label, f"#{entry['trial']}", _num(entry["validation"])]
         row += _test_cells(entry, classification)
         rows.append(row)

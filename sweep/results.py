@@ -9,6 +9,9 @@ import optuna
 
 from sweep.errors import SweepError
 
+FOLD_MODELS = "folds.pt"  # a trial's fold models, kept where `final: ensemble` may test them
+REFIT = "refit.pt"  # a trial's configuration retrained on train+validation (`final: refit`)
+
 
 def best_trial_number(folder: Path) -> int:
     """The best trial of a study folder: test.json's, else the journal's best complete trial.
@@ -53,7 +56,13 @@ def trial_checkpoint(trial_dir: Path) -> Path:
     """The model a trial stands for, as its test scored it (see sweep.selection): its fold
     models (`folds.pt`, an ensemble), else its refit on train+validation (`refit.pt`), else
     its checkpoint from the search."""
-    for name in ("folds.pt", "refit.pt"):
+    for name in (FOLD_MODELS, REFIT):
         if (Path(trial_dir) / name).is_file():
             return Path(trial_dir) / name
     return Path(trial_dir) / "checkpoint.pt"
+
+
+def tested_as(record: dict) -> str:
+    """How a stored test result (test.json's "best" or "reference") was made: "ensemble",
+    "refit" or "model" (sweep 0.1 wrote `refit: true/false`)."""
+    return record.get("final") or ("refit" if record.get("refit") else "model")

@@ -39,13 +39,13 @@ from sweep.errors import SpecError, SweepError
 from sweep.metrics import evaluation_report
 from sweep.model import build_model
 from sweep.pruning import FOLD_STEP, make_pruner
+from sweep.results import FOLD_MODELS, REFIT, tested_as
 from sweep.spec import DataSpec, SamplerSpec, Spec
 from sweep.storage import fail_dead_trials, open_storage, redact, worker_id
 from sweep.train import Diverged, EpochRecord, FitResult, fit, pick_device, predict
 from sweep.transfer import adopt_source, load_backbone, resolve_checkpoint
 
 CHECKPOINT_FORMAT = 1
-FOLD_MODELS = "folds.pt"  # a trial's fold models, kept where `final: ensemble` may test them
 STATES = optuna.trial.TrialState
 FINISHED = (STATES.COMPLETE, STATES.PRUNED)
 IN_BUDGET = (STATES.COMPLETE, STATES.PRUNED, STATES.RUNNING)  # what a new trial counts
@@ -262,7 +262,7 @@ class Objective:
             load_backbone(model, self.init_from)
 
         curves: list[dict] = []  # written whatever the outcome, pruned trials' too
-        fold_models: list[dict] | None = None
+        fold_models: list[dict] = []
         try:
             if self.folds > 1:
                 result, model, fold_models = self._cross_validate(
@@ -286,7 +286,7 @@ class Objective:
             trial.set_user_attr("epochs", len(curves))  # every epoch trained, all folds
             (trial_dir / "curves.json").write_text(json.dumps(curves, indent=1))
         save_checkpoint(trial_dir / "checkpoint.pt", resolved, data, model, result)
-        if fold_models is not None and self.keep_fold_models and _may_be_tested(trial, result):
+        if fold_models and _may_be_tested(trial, result, resolved.direction):
             save_checkpoint(trial_dir / FOLD_MODELS, resolved, data, model, result, fold_models)
         trial.set_user_attr("best_epoch", result.best_epoch)
         trial.set_user_attr("stopped_early", result.stopped_early)
@@ -336,7 +336,7 @@ class Objective:
     ) -> tuple[FitResult, torch.nn.Module, list[dict]]:
         """One model per fold, each from the same initial weights; the trial's value is the
         mean of the folds' best values. Returns the best fold's result and model, and every
-        fold's best weights."""
+        fold's best weights where they are kept (`keep_fold_models`; else an empty list)."""
         initial = {k: v.clone() for k, v in model.state_dict().items()}
         values, epochs, best, weights_per_fold = [], [], None, []
         for fold, fold_data in enumerate(self.folds_of(data)):
@@ -348,11 +348,13 @@ class Objective:
             trial.report(result.best_value, FOLD_STEP + fold)
             trial.set_user_attr("fold_values", values)
             trial.set_user_attr("fold_best_epochs", epochs)
-            weights_per_fold.append(
-                {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-            )
-            if best is None or _better(spec.direction, result.best_value, best[0].best_value):
-                best = (result, weights_per_fold[-1])
+            better = best is None or _better(spec.direction, result.best_value, best[0].best_value)
+            if self.keep_fold_models or better:
+                weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+                if self.keep_fold_models:
+                    weights_per_fold.append(weights)
+                if better:
+                    best = (result, weights)
             if fold < self.folds - 1 and trial.should_prune():
                 raise optuna.TrialPruned(f"pruned after fold {fold + 1} of {self.folds}")
         result, weights = best
@@ -378,7 +380,7 @@ def _better(direction: str, a: float, b: float) -> bool:
     return a > b if direction == "maximize" else a < b
 
 
-def _may_be_tested(trial: optuna.Trial, result: FitResult) -> bool:
+def _may_be_tested(trial: optuna.Trial, result: FitResult, direction: str) -> bool:
     """Whether a trial ending now could be the one tested: the reference, or better than
     every trial complete so far (so the study's best always keeps its fold models)."""
     if trial.user_attrs.get("reference"):
@@ -387,7 +389,6 @@ def _may_be_tested(trial: optuna.Trial, result: FitResult) -> bool:
         best = trial.study.best_value
     except ValueError:  # nothing complete yet
         return True
-    direction = "maximize" if trial.study.direction.name == "MAXIMIZE" else "minimize"
     return not _better(direction, best, result.best_value)
 
 
@@ -501,12 +502,11 @@ def predict_checkpoint(
 ) -> np.ndarray:
     """The model's outputs on a split: probabilities (n, C) or values (n, K). A checkpoint of
     fold models gives their mean (and leaves the model holding the last fold's weights)."""
-    folds = ckpt.get("fold_state_dicts") or [None]
+    model.to(device)
     outputs = []
-    for weights in folds:
+    for weights in ckpt.get("fold_state_dicts") or [None]:
         if weights is not None:
-            model.load_state_dict(weights)
-        model.to(device)
+            model.load_state_dict(weights)  # copied onto the model's device
         outputs.append(predict(model, data, split, batch_size, device)[0])
     return np.mean(outputs, axis=0)
 
@@ -641,7 +641,7 @@ def evaluate_on_test(
     report = {}
     for role, trial in chosen.items():
         before = stored.get(role, {})
-        if before.get("trial") == trial.number and _tested_as(before) == final:
+        if before.get("trial") == trial.number and tested_as(before) == final:
             report[role] = before  # evaluated once, never again
             continue
         trial_dir = folder / "trials" / str(trial.number)
@@ -685,16 +685,11 @@ def evaluate_on_test(
     return report
 
 
-def _tested_as(record: dict) -> str:
-    """How a stored test result was made (sweep 0.1 wrote `refit: true/false`)."""
-    return record.get("final") or ("refit" if record.get("refit") else "model")
-
-
 def refit_trial(folder: Path, trial: optuna.trial.FrozenTrial, init_from: Path | None) -> Path:
     """Train a trial's configuration again on train+validation, for its best epoch (the mean
     of its folds'), from the same seed; saved as `refit.pt` beside its checkpoint."""
     trial_dir = folder / "trials" / str(trial.number)
-    path = trial_dir / "refit.pt"
+    path = trial_dir / REFIT
     if path.is_file():
         return path
     resolved = Spec.model_validate(yaml.safe_load((trial_dir / "config.yaml").read_text()))
