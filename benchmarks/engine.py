@@ -6,7 +6,7 @@ Per epoch, for three configurations of the shipped specs (their reference parame
 - "sweep": `sweep.train.fit` on data from `sweep.data.prepare`, timed from the call to each
   epoch's report, so everything fit does per epoch counts (batching, augmentation when the
   spec asks for it, the validation pass with `predict`, the metric, the best-weight copy);
-- "bare": a minimal hand-written loop training the same model (built by `sweep.study.build`,
+- "bare": a minimal hand-written loop training the same model (built by `sweep.checkpoints.build`,
   same seed, so the same initial weights) on the same in-memory tensors, padded once up
   front; same batch size, threads, optimizer and shuffling (the same seeded permutations),
   and a validation forward pass per epoch, on batches padded once.
@@ -84,7 +84,7 @@ class BareLoop:
         import numpy as np
         import torch
 
-        from sweep.study import build
+        from sweep.checkpoints import build
 
         training = spec.training
         self.x, self.lengths = padded(data.train, data.pad_value)
@@ -142,7 +142,7 @@ def interleaved_epochs(spec, data, epochs: int) -> tuple[list, list]:
     order: bare, sweep, sweep, bare, bare, ... (fit's `on_epoch` runs the bare epochs due)."""
     import torch
 
-    from sweep.study import build
+    from sweep.checkpoints import build
     from sweep.train import fit
 
     due = [0] * (epochs + 1)  # bare epochs before the first sweep epoch, and after each

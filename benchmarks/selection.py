@@ -31,9 +31,11 @@ import torch
 from scipy.stats import spearmanr
 
 from sweep.baseline import run_baseline
+from sweep.checkpoints import load_checkpoint
 from sweep.data import prepare
+from sweep.evaluate import refit_trial
+from sweep.run import run_study
 from sweep.specfile import load_spec
-from sweep.study import load_checkpoint, refit_trial, run_study
 from sweep.train import predict, set_threads
 
 HERE = Path(__file__).resolve().parent.parent

@@ -283,7 +283,8 @@ def refit_test(folder: Path, study, number: int, data) -> float:
     import numpy as np
     import torch
 
-    from sweep.study import load_checkpoint, predict_checkpoint, refit_trial
+    from sweep.checkpoints import load_checkpoint, predict_checkpoint
+    from sweep.evaluate import refit_trial
 
     trial = next(t for t in study.trials if t.number == number)
     model, ckpt = load_checkpoint(refit_trial(folder, trial, None))

@@ -222,10 +222,10 @@ def checkpoint_outputs(trial_folder: Path, data: PreparedData) -> np.ndarray:
     """
     import torch
 
-    from sweep.results import trial_checkpoint
-    from sweep.study import load_checkpoint, predict_checkpoint
+    from sweep.checkpoints import load_checkpoint, predict_checkpoint
+    from sweep.results import TrialFolder
 
-    model, ckpt = load_checkpoint(trial_checkpoint(trial_folder))
+    model, ckpt = load_checkpoint(TrialFolder(trial_folder).tested_model())
     if ckpt["n_features"] != data.n_features:
         raise SweepError(
             f"{trial_folder}: the checkpoint expects {ckpt['n_features']} features, the "

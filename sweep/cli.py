@@ -239,7 +239,7 @@ def run(
     import optuna
 
     from sweep.progress import StudyProgress
-    from sweep.study import run_study
+    from sweep.run import run_study
     from sweep.train import set_threads
 
     spec = _load(spec_path, set_, code, data_root)
@@ -350,9 +350,9 @@ def show(
     code: CodeOption = None,
 ) -> None:
     """Print the spec with every default filled in."""
-    from sweep.study import spec_yaml
+    from sweep.specfile import dump_spec
 
-    print(spec_yaml(_load(spec_path, set_, code)), end="")
+    print(dump_spec(_load(spec_path, set_, code)), end="")
 
 
 check_app = typer.Typer(help="Sanity checks before a long sweep.", no_args_is_help=True)

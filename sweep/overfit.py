@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from sweep.checkpoints import build, check_task
 from sweep.data import prepare
 from sweep.spec import Spec
-from sweep.study import build, check_task
 from sweep.train import pick_device
 
 

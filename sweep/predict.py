@@ -30,32 +30,18 @@ import torch
 
 from sweep import layout
 from sweep.cache import load_folder
+from sweep.checkpoints import load_checkpoint, predict_checkpoint
 from sweep.data import LoadReport, PreparedData, Split
 from sweep.dataset_api import DataSource
 from sweep.errors import DataError, SweepError
 from sweep.registry import feature_sets
-from sweep.results import best_trial_number, trial_checkpoint
+from sweep.results import ModelSource, find_model
 from sweep.spec import Spec
-from sweep.study import load_checkpoint, predict_checkpoint
 from sweep.tracks import TrackSet
 
 # sweep.extract's list; not imported from there, which would load librosa for .npy input too.
 AUDIO_EXTENSIONS = (".wav", ".mp3", ".ogg", ".flac")
 KAGGLE_TARGETS = ("valence", "energy", "danceability")  # the submission's column order
-
-
-@dataclass(frozen=True)
-class ModelSource:
-    """Where a model came from, for messages: the checkpoint, and its study and trial if any."""
-
-    checkpoint: Path
-    study: Path | None = None
-    trial: int | None = None
-
-    def describe(self) -> str:
-        if self.study is None:
-            return str(self.checkpoint)
-        return f"trial {self.trial} of study {self.study}"
 
 
 @dataclass
@@ -91,7 +77,7 @@ def resolve_model(
         results: the folder of study results, for a study name.
 
     Returns:
-        The model (eval mode, CPU), the checkpoint dict (see `sweep.study.save_checkpoint`)
+        The model (eval mode, CPU), the checkpoint dict (see `sweep.checkpoints.save_checkpoint`)
         and where it came from. A study gives its best trial: test.json's, else the best
         complete trial of its Optuna journal.
 
@@ -99,30 +85,10 @@ def resolve_model(
         SweepError: nothing by that name, a study without a completed trial, a missing or
             foreign checkpoint.
     """
-    given = Path(model_or_study)
-    if given.is_file():
-        source = ModelSource(given)
-    elif given.is_dir():
-        source = _study_source(given)
-    elif given.suffix != ".pt" and (Path(results) / given).is_dir():
-        source = _study_source(Path(results) / given)
-    elif given.suffix == ".pt":
-        raise SweepError(f"{given}: checkpoint not found")
-    else:
-        raise SweepError(
-            f"{given}: no checkpoint file, study folder or study named {str(given)!r} in {results}/"
-        )
+    source = find_model(model_or_study, results)
     model, ckpt = load_checkpoint(source.checkpoint)
     model.eval()
     return model, ckpt, source
-
-
-def _study_source(folder: Path) -> ModelSource:
-    trial = best_trial_number(folder)
-    checkpoint = trial_checkpoint(folder / "trials" / str(trial))
-    if not checkpoint.is_file():
-        raise SweepError(f"{folder}: the best trial ({trial}) has no checkpoint at {checkpoint}")
-    return ModelSource(checkpoint, folder, trial)
 
 
 # ----------------------------------------------------------------------------- the input
@@ -268,7 +234,7 @@ def prepare_tracks(tracks: TrackSet, ckpt: dict) -> tuple[PreparedData, Split]:
 
     Args:
         tracks: raw tracks, (T, 140) frames each (see `read_inputs`).
-        ckpt: a checkpoint dict (see `sweep.study.load_checkpoint`).
+        ckpt: a checkpoint dict (see `sweep.checkpoints.load_checkpoint`).
 
     Returns:
         The data (no labels, no files behind it) and the split to predict.

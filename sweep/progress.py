@@ -10,9 +10,10 @@ import optuna
 from rich.console import Console
 from rich.status import Status
 
+from sweep import trials
 from sweep.train import EpochRecord
 
-STATES = optuna.trial.TrialState
+STATES = trials.STATES
 
 
 class StudyProgress:
@@ -51,13 +52,13 @@ class StudyProgress:
         )
 
     def trial_finished(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        if trial.user_attrs.get("surplus"):  # dropped before training (sweep.workers)
+        if trials.is_surplus(trial):  # dropped before training (sweep.objective)
             return
-        tag = " (reference)" if trial.user_attrs.get("reference") else ""
+        tag = " (reference)" if trials.is_reference(trial) else ""
         value = "" if trial.value is None else f" {self.metric} {trial.value:.4f}"
-        reason = trial.user_attrs.get("reason", "")
-        epochs = trial.user_attrs.get("epochs") or len(trial.intermediate_values)
-        seconds = trial.user_attrs.get("wall_seconds", 0.0)
+        reason = trial.user_attrs.get(trials.REASON, "")
+        epochs = trial.user_attrs.get(trials.EPOCHS) or len(trial.intermediate_values)
+        seconds = trial.user_attrs.get(trials.WALL_SECONDS, 0.0)
         self.console.print(
             f"trial {trial.number}{tag}: {trial.state.name.lower()}{value} after {epochs} "
             f"epochs, {seconds:.0f} s{f' ({reason})' if reason and trial.value is None else ''}"
@@ -74,8 +75,7 @@ class StudyProgress:
     def _count(self, *states: optuna.trial.TrialState) -> int:
         if self.study is None:
             return 0
-        trials = self.study.get_trials(deepcopy=False, states=states)
-        return sum(not t.user_attrs.get("surplus") for t in trials)
+        return len(trials.shown(self.study.get_trials(deepcopy=False, states=states)))
 
     def _position(self, number: int) -> int:
         finished = self._count(STATES.COMPLETE, STATES.PRUNED)

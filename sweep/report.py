@@ -57,9 +57,9 @@ from sweep.report_plots import (
     to_html,
     to_markdown,
 )
-from sweep.results import tested_as
+from sweep.results import JOURNAL, tested_as
 from sweep.spec import DataSpec, Spec
-from sweep.storage import JOURNAL, open_storage, redact, study_names
+from sweep.storage import open_storage, redact, study_names
 
 MAIN_HEADING = "Reference models and studies"
 BASELINE_HEADING = "Practitioner's baseline"

@@ -1,68 +1,267 @@
-"""Reading a finished study's folder (`results/<study>/`) without its spec."""
+"""A study's results folder: every path in it, reading it without its spec, finding its model.
+
+    folder = StudyFolder.of(Path("results"), "genre_all_beat")
+    folder.test                        # results/genre_all_beat/test.json
+    folder.trial(3).curves             # results/genre_all_beat/trials/3/curves.json
+    find_model("genre_all_beat", Path("results")).checkpoint   # the model its test scored
+
+The layout, owned here and nowhere else:
+
+    results/<study>/
+      optuna.journal      the Optuna study (unless --storage names a database)
+      spec.yaml           the spec as run, every default filled in
+      environment.json    package versions, git revision, machine
+      split.json          the track ids of every split
+      test.json           the best and the reference trial, each tested once
+      trials/<n>/         config.yaml (the trial's resolved spec), curves.json (per epoch),
+                          checkpoint.pt (its best weights), folds.pt (its fold models, for
+                          `final: ensemble`), refit.pt (retrained on train+validation)
+
+Nothing here writes a model or trains: it is the map of the folder, used by the run, the
+report, predict, transfer and the baseline alike.
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import optuna
 
 from sweep.errors import SweepError
 
+JOURNAL = "optuna.journal"
+SPEC = "spec.yaml"
+ENVIRONMENT = "environment.json"
+SPLIT = "split.json"
+TEST = "test.json"
+TRIALS = "trials"
+
+CONFIG = "config.yaml"
+CURVES = "curves.json"
+CHECKPOINT = "checkpoint.pt"
 FOLD_MODELS = "folds.pt"  # a trial's fold models, kept where `final: ensemble` may test them
 REFIT = "refit.pt"  # a trial's configuration retrained on train+validation (`final: refit`)
 
 
-def best_trial_number(folder: Path) -> int:
-    """The best trial of a study folder: test.json's, else the journal's best complete trial.
+@dataclass(frozen=True)
+class TrialFolder:
+    """`trials/<n>/` of a study: one trial's files."""
 
-    test.json comes first because it is the trial the study tested; the journal is the
-    fallback for a study interrupted before its test.
+    path: Path
 
-    Raises:
-        SweepError: the folder is not a study, or no trial of it completed.
-    """
-    test = folder / "test.json"
-    if test.is_file():
+    @property
+    def number(self) -> int:
+        return int(self.path.name)
+
+    @property
+    def config(self) -> Path:
+        return self.path / CONFIG
+
+    @property
+    def curves(self) -> Path:
+        return self.path / CURVES
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.path / CHECKPOINT
+
+    @property
+    def fold_models(self) -> Path:
+        return self.path / FOLD_MODELS
+
+    @property
+    def refit(self) -> Path:
+        return self.path / REFIT
+
+    def tested_model(self) -> Path:
+        """The model the trial stands for, as its test scored it (see sweep.selection): its
+        fold models (an ensemble), else its refit on train+validation, else its checkpoint
+        from the search."""
+        for path in (self.fold_models, self.refit):
+            if path.is_file():
+                return path
+        return self.checkpoint
+
+    def read_curves(self) -> list[dict[str, Any]]:
+        """Its per-epoch records; empty if it wrote none (or they cannot be read)."""
         try:
-            trial = json.loads(test.read_text()).get("best", {}).get("trial")
-        except (ValueError, AttributeError):
-            trial = None  # unreadable: the journal still knows
-        if isinstance(trial, int):
-            return trial
-    journal = folder / "optuna.journal"
-    if not journal.is_file():  # checked first: the journal backend would create the file
-        raise SweepError(f"{folder}: not a study folder (no test.json or optuna.journal)")
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    try:
-        backend = optuna.storages.journal.JournalFileBackend(str(journal))
-        storage = optuna.storages.JournalStorage(backend)
-        names = optuna.get_all_study_names(storage)
-        # A study is stored under its spec's name; a renamed folder still holds one study.
-        name = folder.name if folder.name in names or len(names) != 1 else names[0]
-        study = optuna.load_study(study_name=name, storage=storage)
-    except KeyError as e:
-        raise SweepError(f"{journal}: no study named {folder.name!r} in it") from e
-    except Exception as e:  # a damaged journal, a folder that cannot be read...
-        raise SweepError(f"{journal}: cannot read the study ({type(e).__name__}: {e})") from e
-    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    if not complete:
-        raise SweepError(f"{folder}: no completed trial, so no model to predict with")
-    pick = max if study.direction == optuna.study.StudyDirection.MAXIMIZE else min
-    return pick(complete, key=lambda t: t.value).number
+            curves = json.loads(self.curves.read_text())
+        except (OSError, ValueError):
+            return []
+        return curves if isinstance(curves, list) else []
 
 
-def trial_checkpoint(trial_dir: Path) -> Path:
-    """The model a trial stands for, as its test scored it (see sweep.selection): its fold
-    models (`folds.pt`, an ensemble), else its refit on train+validation (`refit.pt`), else
-    its checkpoint from the search."""
-    for name in (FOLD_MODELS, REFIT):
-        if (Path(trial_dir) / name).is_file():
-            return Path(trial_dir) / name
-    return Path(trial_dir) / "checkpoint.pt"
+@dataclass(frozen=True)
+class StudyFolder:
+    """`results/<study>/`: a study's files. Creating one touches nothing on disk."""
+
+    path: Path
+
+    @classmethod
+    def of(cls, results: Path, study: str) -> StudyFolder:
+        return cls(Path(results) / study)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def journal(self) -> Path:
+        return self.path / JOURNAL
+
+    @property
+    def spec(self) -> Path:
+        return self.path / SPEC
+
+    @property
+    def environment(self) -> Path:
+        return self.path / ENVIRONMENT
+
+    @property
+    def split(self) -> Path:
+        return self.path / SPLIT
+
+    @property
+    def test(self) -> Path:
+        return self.path / TEST
+
+    @property
+    def trials(self) -> Path:
+        return self.path / TRIALS
+
+    def trial(self, number: int) -> TrialFolder:
+        return TrialFolder(self.trials / str(number))
+
+    def trial_folders(self) -> list[TrialFolder]:
+        """The trial folders present, by trial number."""
+        if not self.trials.is_dir():
+            return []
+        found = [TrialFolder(p) for p in self.trials.iterdir() if p.name.isdigit()]
+        return sorted(found, key=lambda t: t.number)
+
+    def has_journal(self) -> bool:
+        return self.journal.is_file()
+
+    def read_json(self, path: Path) -> Any:
+        """One of the folder's JSON files; None if absent or unreadable."""
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def write_json(self, path: Path, value: Any) -> None:
+        path.write_text(json.dumps(value, indent=1))
+
+    def read_test(self) -> dict[str, Any]:
+        """test.json's results ("best", "reference"); empty if the study was not tested."""
+        test = self.read_json(self.test)
+        return test if isinstance(test, dict) else {}
+
+    def load_study(self) -> optuna.Study:
+        """The study in this folder's journal, read only: nothing is created or written.
+
+        Raises:
+            SweepError: no journal, no study in it, or a journal that cannot be read.
+        """
+        if not self.has_journal():  # checked first: the journal backend would create the file
+            raise SweepError(f"{self.path}: not a study folder (no test.json or {JOURNAL})")
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
+        try:
+            storage = open_journal(self.journal)
+            names = optuna.get_all_study_names(storage)
+            # A study is stored under its spec's name; a renamed folder still holds one study.
+            name = self.name if self.name in names or len(names) != 1 else names[0]
+            return optuna.load_study(study_name=name, storage=storage)
+        except KeyError as e:
+            raise SweepError(f"{self.journal}: no study named {self.name!r} in it") from e
+        except Exception as e:  # a damaged journal, a folder that cannot be read...
+            raise SweepError(
+                f"{self.journal}: cannot read the study ({type(e).__name__}: {e})"
+            ) from e
+
+    def best_trial_number(self) -> int:
+        """The best trial: test.json's, else the journal's best complete trial.
+
+        test.json comes first because it is the trial the study tested; the journal is the
+        fallback for a study interrupted before its test.
+
+        Raises:
+            SweepError: the folder is not a study, or no trial of it completed.
+        """
+        trial = self.read_test().get("best", {})
+        number = trial.get("trial") if isinstance(trial, dict) else None
+        if isinstance(number, int):
+            return number
+        study = self.load_study()
+        complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+        if not complete:
+            raise SweepError(f"{self.path}: no completed trial, so no model to predict with")
+        pick = max if study.direction == optuna.study.StudyDirection.MAXIMIZE else min
+        return pick(complete, key=lambda t: t.value).number
+
+
+def open_journal(path: Path) -> optuna.storages.JournalStorage:
+    """Optuna's journal storage on the file `path` (created if absent)."""
+    backend = optuna.storages.journal.JournalFileBackend(str(path))
+    return optuna.storages.JournalStorage(backend)
 
 
 def tested_as(record: dict) -> str:
     """How a stored test result (test.json's "best" or "reference") was made: "ensemble",
     "refit" or "model" (sweep 0.1 wrote `refit: true/false`)."""
     return record.get("final") or ("refit" if record.get("refit") else "model")
+
+
+# ----------------------------------------------------------------------------- finding a model
+
+
+class NoSuchModel(SweepError):
+    """Nothing by that name: no checkpoint file, study folder, or study in the results."""
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a model came from, for messages: the checkpoint, and its study and trial if any."""
+
+    checkpoint: Path
+    study: Path | None = None
+    trial: int | None = None
+
+    def describe(self) -> str:
+        if self.study is None:
+            return str(self.checkpoint)
+        return f"trial {self.trial} of study {self.study}"
+
+
+def find_model(given: str | Path, results: Path) -> ModelSource:
+    """The model a checkpoint path, a study folder or a study name under `results` stands
+    for. A study gives its best trial (see `StudyFolder.best_trial_number`), as its test
+    scored it (`TrialFolder.tested_model`).
+
+    Raises:
+        NoSuchModel: nothing by that name.
+        SweepError: a study without a completed trial, or whose best trial has no model.
+    """
+    given = Path(given)
+    if given.is_file():
+        return ModelSource(given)
+    if given.is_dir():
+        folder = StudyFolder(given)
+    elif given.suffix != ".pt" and (Path(results) / given).is_dir():
+        folder = StudyFolder(Path(results) / given)
+    elif given.suffix == ".pt":
+        raise NoSuchModel(f"{given}: checkpoint not found")
+    else:
+        raise NoSuchModel(
+            f"{given}: no checkpoint file, study folder or study named {str(given)!r} in {results}/"
+        )
+    number = folder.best_trial_number()
+    checkpoint = folder.trial(number).tested_model()
+    if not checkpoint.is_file():
+        raise SweepError(
+            f"{folder.path}: the best trial ({number}) has no checkpoint at {checkpoint}"
+        )
+    return ModelSource(checkpoint, folder.path, number)

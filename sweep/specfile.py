@@ -1,6 +1,7 @@
 """Reading a spec file: YAML with positions, `--set` overrides, errors that point at the line.
 
     spec = load_spec("specs/genre_all_beat.yaml", overrides=["training.lr=3e-4"])
+    text = dump_spec(spec)      # and back: the spec as YAML, every default filled in
 
 Errors read `specs/x.yaml:14:7 search.space.training.lr.low: <rule>, got <value>`: the
 file, line and column of the offending value (or of the `--set` that set it), the field's
@@ -257,3 +258,9 @@ def _dotted(path: Path_) -> str:
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def dump_spec(spec: Spec) -> str:
+    """The spec as a spec file, every default filled in, in the fields' order: what
+    `sweep show` prints and what a study folder keeps (`spec.yaml`, a trial's `config.yaml`)."""
+    return yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False)

@@ -32,9 +32,10 @@ from typing import Any
 
 import optuna
 
+from sweep import trials
 from sweep.errors import SweepError
+from sweep.results import StudyFolder, open_journal
 
-JOURNAL = "optuna.journal"
 HEARTBEAT_SECONDS = 10
 GRACE_SECONDS = 60
 CREATE_ATTEMPTS = 5
@@ -50,8 +51,7 @@ def open_storage(storage: str | None, folder: Path) -> optuna.storages.BaseStora
     """The study's storage: the journal in `folder`, or the database at the URL `storage`."""
     if storage is None:
         folder.mkdir(parents=True, exist_ok=True)
-        backend = optuna.storages.journal.JournalFileBackend(str(folder / JOURNAL))
-        return optuna.storages.JournalStorage(backend)
+        return open_journal(StudyFolder(folder).journal)
     if not is_url(storage):
         raise SweepError(
             f"--storage {storage}: not a database URL (e.g. postgresql://user:pw@host/db); "
@@ -146,13 +146,13 @@ def fail_dead_trials(study: optuna.Study) -> list[int]:
     """
     failed = []
     for trial in study.get_trials(deepcopy=False, states=(RUNNING,)):
-        worker = trial.user_attrs.get("worker")
+        worker = trial.user_attrs.get(trials.WORKER)
         if not isinstance(worker, dict) or worker_alive(worker) is not False:
             continue
         storage = study._storage
         try:
             storage.set_trial_user_attr(
-                trial._trial_id, "reason", f"worker died (pid {worker.get('pid')})"
+                trial._trial_id, trials.REASON, f"worker died (pid {worker.get('pid')})"
             )
             if not storage.set_trial_state_values(trial._trial_id, state=FAIL):
                 continue
@@ -165,9 +165,9 @@ def fail_dead_trials(study: optuna.Study) -> list[int]:
 
 def retry_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
     """Enqueue a dead worker's trial once more, with its parameters (a retry is not retried)."""
-    if trial.user_attrs.get("retry_of") is not None:
+    if trial.user_attrs.get(trials.RETRY_OF) is not None:
         return
-    attrs: dict[str, Any] = {"retry_of": trial.number}
-    if trial.user_attrs.get("reference"):
-        attrs["reference"] = True
+    attrs: dict[str, Any] = {trials.RETRY_OF: trial.number}
+    if trials.is_reference(trial):
+        attrs[trials.REFERENCE] = True
     study.enqueue_trial(trial.params, user_attrs=attrs)

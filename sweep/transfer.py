@@ -19,38 +19,32 @@ from typing import Any
 
 import torch
 
+from sweep.checkpoints import read_checkpoint
 from sweep.errors import SpecError, SweepError
 from sweep.registry import backbones
-from sweep.results import best_trial_number, trial_checkpoint
+from sweep.results import NoSuchModel, find_model
 from sweep.spec import Spec
 
 
 def resolve_checkpoint(init_from: str, results: Path) -> Path:
-    """The checkpoint `init_from` names: a file, or the best trial of a study folder/name."""
-    path = Path(init_from)
-    if path.suffix == ".pt":
-        if not path.is_file():
-            raise SpecError(f"model.init_from: checkpoint {path} not found")
-        return path
-    folder = path if path.is_dir() else Path(results) / init_from
-    if not folder.is_dir():
+    """The checkpoint `init_from` names: a file, or the best trial of a study folder/name
+    (see `sweep.results.find_model`)."""
+    try:
+        return find_model(init_from, results).checkpoint
+    except NoSuchModel as e:
+        if Path(init_from).suffix == ".pt":
+            raise SpecError(f"model.init_from: checkpoint {init_from} not found") from e
         raise SpecError(
             f"model.init_from: no study {init_from!r} in {results} (run its spec first, "
             f"or give a checkpoint path)"
-        )
-    try:
-        number = best_trial_number(folder)
+        ) from e
     except SweepError as e:
         raise SpecError(f"model.init_from: {e}") from e
-    checkpoint = trial_checkpoint(folder / "trials" / str(number))
-    if not checkpoint.is_file():
-        raise SpecError(f"model.init_from: {checkpoint} not found")
-    return checkpoint
 
 
 def source_of(checkpoint: Path) -> dict[str, Any]:
     """What a checkpoint was trained on, as far as transfer cares."""
-    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    ckpt = read_checkpoint(checkpoint)
     spec = ckpt["spec"]
     return {
         "backbone": spec["model"]["backbone"],

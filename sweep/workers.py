@@ -32,18 +32,13 @@ from typing import Any
 
 import optuna
 
+from sweep import trials
 from sweep.data import PreparedData
 from sweep.errors import SweepError
+from sweep.objective import Objective, TrialFailed
 from sweep.spec import Spec
 from sweep.storage import fail_dead_trials, open_storage
-from sweep.study import (
-    IN_BUDGET,
-    WORKER_SEED_STRIDE,
-    Objective,
-    TrialFailed,
-    cpu_spent,
-    open_study,
-)
+from sweep.study import WORKER_SEED_STRIDE, open_study
 from sweep.train import EpochRecord, set_threads
 
 POLL_SECONDS = 0.5
@@ -158,9 +153,9 @@ def _budget_spent(study: optuna.Study, plan: WorkPlan) -> bool:
     """No trial is to start: the trials, the CPU minutes or this run's time are used up."""
     if plan.deadline is not None and time.time() >= plan.deadline:
         return True
-    if plan.cpu_budget is not None and cpu_spent(study) >= plan.cpu_budget:
+    if plan.cpu_budget is not None and trials.cpu_spent(study) >= plan.cpu_budget:
         return True
-    return len(study.get_trials(deepcopy=False, states=IN_BUDGET)) >= plan.budget
+    return len(study.get_trials(deepcopy=False, states=trials.IN_BUDGET)) >= plan.budget
 
 
 def _stop(processes, sig: int) -> None:

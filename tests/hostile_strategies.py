@@ -333,11 +333,11 @@ def exercise(spec: Any) -> None:
     import optuna
     import torch
 
-    from sweep import space, splits, study
+    from sweep import pruning, space, splits, study
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     sampler = study.make_sampler(spec.search.sampler, spec)
-    study.make_pruner(spec)
+    pruning.make_pruner(spec)
     trials = optuna.create_study(sampler=sampler, direction=spec.direction)
     space.apply(spec, space.reference_params(spec))
     for _ in range(2):

@@ -17,18 +17,19 @@ from conftest import write_tiny_layout
 from typer.testing import CliRunner
 
 from sweep import layout
+from sweep.checkpoints import load_checkpoint
 from sweep.cli import app
 from sweep.data import prepare
 from sweep.errors import DataError, SweepError
 from sweep.predict import (
-    best_trial_number,
     model_outputs,
     predict_folder,
     read_inputs,
     resolve_model,
     write_csv,
 )
-from sweep.study import load_checkpoint, run_study
+from sweep.results import StudyFolder
+from sweep.run import run_study
 from sweep.train import predict
 from tests.conftest import tiny_spec as shared_tiny_spec
 
@@ -111,7 +112,8 @@ def npy_ids(folder: Path) -> list[str]:
 
 
 def best_checkpoint(folder: Path) -> Path:
-    return folder / "trials" / str(best_trial_number(folder)) / "checkpoint.pt"
+    folder = StudyFolder(folder)
+    return folder.trial(folder.best_trial_number()).checkpoint
 
 
 # ----------------------------------------------------------------------------- classification
@@ -226,7 +228,7 @@ def test_without_test_json_the_journal_gives_the_best_complete_trial(trained, tm
         optuna.storages.journal.JournalFileBackend(str(copy / "optuna.journal"))
     )
     study = optuna.load_study(study_name="genre", storage=storage)
-    assert best_trial_number(copy) == study.best_trial.number
+    assert StudyFolder(copy).best_trial_number() == study.best_trial.number
     _, _, source = resolve_model(copy)
     assert source.trial == study.best_trial.number
 

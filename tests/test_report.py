@@ -19,8 +19,8 @@ from sweep.errors import SweepError
 from sweep.references import reference_table
 from sweep.report import find_studies, short_names, write_report
 from sweep.report_plots import anchor
+from sweep.run import run_study
 from sweep.spec import TaskSpec
-from sweep.study import run_study
 from sweep.tracks import TrackSet
 from tests.conftest import tiny_spec as shared_tiny_spec
 from tests.conftest import write_tiny_layout

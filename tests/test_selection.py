@@ -12,13 +12,14 @@ import torch
 from conftest import tiny_spec
 
 from sweep import selection
+from sweep.checkpoints import load_checkpoint
 from sweep.data import prepare
 from sweep.errors import SpecError
 from sweep.model import build_model
-from sweep.pruning import FOLD_STEP, CrossValidationPruner, folds_only
-from sweep.results import trial_checkpoint
+from sweep.pruning import FOLD_STEP, CrossValidationPruner, make_pruner
+from sweep.results import TrialFolder
+from sweep.run import run_study
 from sweep.spec import SelectionSpec
-from sweep.study import load_checkpoint, make_pruner, run_study
 from sweep.train import fit, predict
 
 STATES = optuna.trial.TrialState
@@ -104,7 +105,7 @@ def test_a_cross_validated_study_prunes_epochs_then_folds_and_tests_the_fold_ens
         probabilities.append(predict(model, data, test, 4, torch.device("cpu"))[0])
     accuracy = np.mean(np.mean(probabilities, axis=0).argmax(axis=1) == test.targets)
     assert outcome.test["best"]["accuracy"] == pytest.approx(accuracy)
-    assert trial_checkpoint(best_dir) == best_dir / "folds.pt"
+    assert TrialFolder(best_dir).tested_model() == best_dir / "folds.pt"
     saved = json.loads((outcome.folder / "test.json").read_text())
     assert saved["best"]["final"] == "ensemble"
 
@@ -129,37 +130,6 @@ def test_without_folds_the_search_model_is_tested(tmp_path, tiny_root):
     assert not list(outcome.folder.glob("trials/*/refit.pt"))
     assert not list(outcome.folder.glob("trials/*/folds.pt"))
     assert isinstance(make_pruner(tiny_spec(tmp_path, tiny_root)), optuna.pruners.NopPruner)
-
-
-def _trial(epoch_values: list[float], fold_values: list[float], value=None):
-    intermediate = {e + 1: v for e, v in enumerate(epoch_values)}
-    intermediate |= {FOLD_STEP + f: v for f, v in enumerate(fold_values)}
-    return optuna.trial.create_trial(
-        state=STATES.COMPLETE if value is not None else STATES.RUNNING,
-        value=value,
-        params={},
-        distributions={},
-        intermediate_values=intermediate,
-    )
-
-
-def test_the_wilcoxon_pruner_sees_only_the_folds_and_the_median_pruner_only_epochs():
-    study = optuna.create_study(direction="maximize")
-    study.add_trial(_trial([0.5, 0.6, 0.7], [0.8, 0.8, 0.8, 0.8], value=0.8))
-    pruner = CrossValidationPruner(
-        optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=0),
-        optuna.pruners.WilcoxonPruner(p_threshold=0.1, n_startup_steps=2),
-    )
-    # worse than the best on each of four folds: p = 1/16, pruned, though its first fold's
-    # epochs were better than the best's
-    assert pruner.prune(study, _trial([0.9, 0.9, 0.9], [0.5, 0.5, 0.5, 0.5]))
-    # better on the folds: kept, though its epochs were worse
-    assert not pruner.prune(study, _trial([0.1, 0.1, 0.1], [0.9, 0.9, 0.9, 0.9]))
-    # in the first fold, epochs below the median of the complete trials' are pruned
-    assert pruner.prune(study, _trial([0.1, 0.1], []))
-    assert not pruner.prune(study, _trial([0.9, 0.9], []))
-    assert folds_only(study.best_trial).intermediate_values == {0: 0.8, 1: 0.8, 2: 0.8, 3: 0.8}
-    assert not CrossValidationPruner(None, None).prune(study, _trial([0.1], [0.1, 0.1]))
 
 
 def test_refit_trains_a_fixed_number_of_epochs_without_validation(tmp_path, tiny_root):

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from sweep.augment import mask_batch, mixup
+from sweep.checkpoints import build
 from sweep.data import prepare
 from sweep.spec import TrainingSpec
-from sweep.study import build
 from sweep.train import LRSchedule, _raw_outputs, eval_batches, fit, predict, steps_per_epoch
 from tests.conftest import tiny_spec
 

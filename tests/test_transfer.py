@@ -3,9 +3,10 @@
 import pytest
 import torch
 
+from sweep.checkpoints import load_checkpoint
 from sweep.data import prepare
 from sweep.errors import SpecError
-from sweep.study import load_checkpoint, run_study
+from sweep.run import run_study
 from sweep.train import fit
 from sweep.transfer import load_backbone, resolve_checkpoint
 from tests.test_study import tiny_spec
@@ -64,7 +65,7 @@ def test_a_frozen_backbone_does_not_move(tmp_path, tiny_root, genre_study):
     spec = transfer_spec(tmp_path, tiny_root, freeze_epochs=1, max_epochs=1, patience=None)
     data = prepare(spec.resolved_data)
     model, _ = load_checkpoint(resolve_checkpoint("genre_src", genre_study))
-    from sweep.study import build
+    from sweep.checkpoints import build
 
     fresh = build(spec, data)
     load_backbone(fresh, resolve_checkpoint("genre_src", genre_study))

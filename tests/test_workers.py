@@ -22,8 +22,10 @@ import pytest
 from conftest import tiny_spec
 
 from sweep import space
+from sweep.results import StudyFolder
+from sweep.run import run_study
 from sweep.storage import open_storage, worker_alive
-from sweep.study import open_study, run_study, study_folder
+from sweep.study import open_study
 
 COUNTED = ("COMPLETE", "PRUNED")
 
@@ -95,7 +97,7 @@ def test_two_workers_share_one_budget_with_distinct_samplers(tmp_path, tiny_root
 
 def test_a_reference_enqueued_by_two_runs_at_once_is_measured_once(tmp_path, tiny_root):
     spec = tiny_spec(tmp_path, tiny_root, search={"n_trials": 3})
-    study, _ = open_study(spec, study_folder(tmp_path / "results", spec), None)
+    study, _ = open_study(spec, StudyFolder.of(tmp_path / "results", spec.study).path, None)
     for _ in range(2):  # as two machines opening a new study at the same moment do
         values = space.enqueue_form(spec, space.reference_params(spec))
         study.enqueue_trial(values, user_attrs={"reference": True})

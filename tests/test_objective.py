@@ -1,0 +1,102 @@
+"""A trial's outcome as a state with its reason: diverged, out of memory, pruned, refused."""
+
+import optuna
+import pytest
+import torch
+from torch import nn
+
+from sweep.registry import backbones
+from sweep.run import run_study
+from tests.conftest import tiny_spec
+
+STATES = optuna.trial.TrialState
+
+
+class _Explodes(nn.Module):
+    """A backbone that goes wrong on purpose: NaN outputs or out of memory."""
+
+    def __init__(self, n_features: int, failure: str) -> None:
+        super().__init__()
+        self.linear = nn.Linear(n_features, 4)
+        self.out_features = 4
+        self.failure = failure
+
+    def forward(self, x, lengths):
+        if self.failure == "oom":
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 40 GiB")
+        return self.linear(x.mean(1)) * float("nan")
+
+
+@pytest.fixture
+def exploding_backbone():
+    """Registered for one test only: collecting tests, and tests that list the registered
+    backbones, never see it."""
+    backbones.register("explodes")(lambda n_features, failure="nan": _Explodes(n_features, failure))
+    yield "explodes"
+    del backbones._factories["explodes"]
+
+
+def test_diverging_and_out_of_memory_trials_are_states_not_crashes(
+    tmp_path, tiny_root, exploding_backbone
+):
+    spec = tiny_spec(
+        tmp_path,
+        tiny_root,
+        model={"backbone": "explodes", "backbone_params": {"failure": "nan"}},
+        search={
+            "n_trials": 3,
+            "space": {"model.backbone_params.failure": {"choices": ["nan", "oom"]}},
+        },
+    )
+    outcome = run_study(spec, tmp_path / "results")
+    trials = outcome.study.trials
+    assert {t.state for t in trials} <= {STATES.PRUNED, STATES.FAIL}
+    nan = [t for t in trials if t.params["model.backbone_params.failure"] == "nan"]
+    oom = [t for t in trials if t.params["model.backbone_params.failure"] == "oom"]
+    assert nan and all(t.state == STATES.PRUNED for t in nan)
+    assert nan[0].user_attrs["reason"].startswith("diverged: training loss became nan")
+    if oom:
+        assert all(t.state == STATES.FAIL for t in oom)
+        assert oom[0].user_attrs["reason"].startswith("out of memory: CUDA out of memory")
+    assert outcome.test == {}  # nothing completed, nothing tested
+
+
+def test_the_pruner_prunes(tmp_path, tiny_root):
+    spec = tiny_spec(
+        tmp_path,
+        tiny_root,
+        training={"max_epochs": 6, "patience": None},
+        search={
+            "n_trials": 8,
+            "pruner": {
+                "name": "percentile",
+                "percentile": 50,
+                "n_startup_trials": 1,
+                "n_warmup_steps": 0,
+            },
+            "sampler": {"name": "random", "seed": 1},
+        },
+    )
+    trials = run_study(spec, tmp_path / "results").study.trials
+    pruned = [t for t in trials if t.state == STATES.PRUNED]
+    assert pruned, [t.state for t in trials]
+    assert all(t.user_attrs["reason"] == "pruned by the pruner" for t in pruned)
+    assert all(len(t.intermediate_values) < 6 for t in pruned)
+
+
+def test_a_configuration_the_component_refuses_is_a_failed_trial(tmp_path, tiny_root):
+    spec = tiny_spec(
+        tmp_path,
+        tiny_root,
+        model={"backbone": "cnn", "backbone_params": {"channels": [4], "kernel_sizes": [3]}},
+        search={
+            "n_trials": 4,
+            "sampler": {"name": "random", "seed": 0},
+            "space": {"model.backbone_params.kernel_sizes": {"choices": [[3], [3, 3]]}},
+        },
+    )
+    trials = run_study(spec, tmp_path / "results").study.trials
+    bad = [t for t in trials if t.params["model.backbone_params.kernel_sizes"] == "[3, 3]"]
+    assert bad and all(t.state == STATES.FAIL for t in bad)
+    assert bad[0].user_attrs["reason"].startswith("invalid configuration: ")
+    assert trials[0].state == STATES.COMPLETE  # the reference, and the study went on

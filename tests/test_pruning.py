@@ -1,0 +1,85 @@
+"""Pruners: the spec's name to Optuna's pruner, and cross-validated trials' two kinds of step."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+from conftest import tiny_spec
+
+from sweep.pruning import FOLD_STEP, CrossValidationPruner, folds_only, make_pruner
+
+STATES = optuna.trial.TrialState
+
+
+@pytest.mark.parametrize(
+    ("name", "folds", "kind"),
+    [
+        ("none", 1, optuna.pruners.NopPruner),
+        ("none", 5, optuna.pruners.NopPruner),
+        ("auto", 1, optuna.pruners.MedianPruner),
+        ("median", 1, optuna.pruners.MedianPruner),
+        ("percentile", 1, optuna.pruners.PercentilePruner),
+        ("hyperband", 1, optuna.pruners.HyperbandPruner),
+        ("successive_halving", 1, optuna.pruners.SuccessiveHalvingPruner),
+        ("wilcoxon", 1, optuna.pruners.NopPruner),  # one split: no folds to compare
+        ("auto", 5, CrossValidationPruner),
+        ("wilcoxon", 5, CrossValidationPruner),
+        ("median", 5, CrossValidationPruner),
+    ],
+)
+def test_each_pruner_name_makes_its_pruner(tmp_path, tiny_root, name, folds, kind):
+    spec = tiny_spec(tmp_path, tiny_root, search={"pruner": {"name": name}})
+    assert type(make_pruner(spec, folds)) is kind
+
+
+def test_with_folds_auto_prunes_epochs_and_folds_and_median_only_epochs(tmp_path, tiny_root):
+    auto = make_pruner(tiny_spec(tmp_path, tiny_root, search={"pruner": {"name": "auto"}}), 5)
+    assert isinstance(auto.epochs, optuna.pruners.MedianPruner)
+    assert isinstance(auto.folds, optuna.pruners.WilcoxonPruner)
+    median = make_pruner(tiny_spec(tmp_path, tiny_root, search={"pruner": {"name": "median"}}), 5)
+    assert isinstance(median.epochs, optuna.pruners.MedianPruner) and median.folds is None
+    only = make_pruner(tiny_spec(tmp_path, tiny_root, search={"pruner": {"name": "wilcoxon"}}), 5)
+    assert only.epochs is None and isinstance(only.folds, optuna.pruners.WilcoxonPruner)
+
+
+def test_patience_wraps_the_epoch_pruner(tmp_path, tiny_root):
+    spec = tiny_spec(tmp_path, tiny_root, search={"pruner": {"name": "median", "patience": 3}})
+    assert isinstance(make_pruner(spec), optuna.pruners.PatientPruner)
+
+
+def test_folds_only_keeps_the_fold_steps_renumbered_and_leaves_the_trial_alone():
+    trial = _trial([0.1, 0.2], [0.7, 0.8])
+    view = folds_only(trial)
+    assert view.intermediate_values == {0: 0.7, 1: 0.8}
+    assert trial.intermediate_values == {1: 0.1, 2: 0.2, FOLD_STEP: 0.7, FOLD_STEP + 1: 0.8}
+
+
+def _trial(epoch_values: list[float], fold_values: list[float], value=None):
+    intermediate = {e + 1: v for e, v in enumerate(epoch_values)}
+    intermediate |= {FOLD_STEP + f: v for f, v in enumerate(fold_values)}
+    return optuna.trial.create_trial(
+        state=STATES.COMPLETE if value is not None else STATES.RUNNING,
+        value=value,
+        params={},
+        distributions={},
+        intermediate_values=intermediate,
+    )
+
+
+def test_the_wilcoxon_pruner_sees_only_the_folds_and_the_median_pruner_only_epochs():
+    study = optuna.create_study(direction="maximize")
+    study.add_trial(_trial([0.5, 0.6, 0.7], [0.8, 0.8, 0.8, 0.8], value=0.8))
+    pruner = CrossValidationPruner(
+        optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=0),
+        optuna.pruners.WilcoxonPruner(p_threshold=0.1, n_startup_steps=2),
+    )
+    # worse than the best on each of four folds: p = 1/16, pruned, though its first fold's
+    # epochs were better than the best's
+    assert pruner.prune(study, _trial([0.9, 0.9, 0.9], [0.5, 0.5, 0.5, 0.5]))
+    # better on the folds: kept, though its epochs were worse
+    assert not pruner.prune(study, _trial([0.1, 0.1, 0.1], [0.9, 0.9, 0.9, 0.9]))
+    # in the first fold, epochs below the median of the complete trials' are pruned
+    assert pruner.prune(study, _trial([0.1, 0.1], []))
+    assert not pruner.prune(study, _trial([0.9, 0.9], []))
+    assert folds_only(study.best_trial).intermediate_values == {0: 0.8, 1: 0.8, 2: 0.8, 3: 0.8}
+    assert not CrossValidationPruner(None, None).prune(study, _trial([0.1], [0.1, 0.1]))
