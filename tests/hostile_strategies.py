@@ -2,9 +2,9 @@
 
 Shared by tests/test_hostile_input.py (a few hundred examples per property) and
 benchmarks/hostile_input.py (thousands). The property they all serve: the loader every
-command runs on a spec (`sweep.cli._load`: read, `--set`, schema, semantic checks) either
-returns a Spec or raises a SweepError whose message is one non-empty line; any other
-exception is a traceback the user would see.
+command runs on a spec (`sweep.cli.app.load_checked_spec`: read, `--set`, schema, semantic
+checks) either returns a Spec or raises a SweepError whose message is one non-empty line;
+any other exception is a traceback the user would see.
 """
 
 from __future__ import annotations
@@ -306,9 +306,9 @@ def write(path: Path, text: str | bytes) -> Path:
 
 def load(path: Path, sets: list[str] | tuple[str, ...] = ()) -> Any:
     """What `sweep validate`, `show`, `run` and `check` run on a spec file."""
-    from sweep.cli import _load
+    from sweep.cli.app import load_checked_spec
 
-    return _load(path, list(sets), None)
+    return load_checked_spec(path, list(sets), None)
 
 
 def check(path: Path, sets: list[str] | tuple[str, ...] = ()) -> str:

@@ -1,17 +1,17 @@
 """Hostile input, tested: arbitrary specs never give a traceback; hostile data gives one line.
 
 Property tests (hypothesis) throw arbitrary text, bytes, YAML, mutated specs and `--set`
-overrides at the loader every command runs (`sweep.cli._load`): the answer is a Spec or a
-SweepError with a one-line message, never another exception; a spec that loads also gets
-through what `sweep run` does before reading data. The strategies live in
+overrides at the loader every command runs (`sweep.cli.app.load_checked_spec`): the answer
+is a Spec or a SweepError with a one-line message, never another exception; a spec that
+loads also gets through what `sweep run` does before reading data. The strategies live in
 tests/hostile_strategies.py, shared with benchmarks/hostile_input.py (thousands of
 examples). The examples run are counted and reported at the end of the module.
 
-Data cases go through the real loader (`sweep.data.prepare`, `sweep data summary`,
-`sweep run`). Cases tested elsewhere, not repeated here: NaN/inf in one array
-(test_layout.py), a truncated array and the CLI's one-line error (test_cli.py), a split too
-small to carve (test_data.py), a label file with a BOM and CRLF at the reader's level
-(test_layout.py), low > high among other schema errors (test_spec.py).
+Data cases go through the real loader (`sweep.data.prepare`, `sweep data summary`, `sweep
+run`). Cases tested elsewhere, not repeated here: NaN/inf in one array (test_layout.py), a
+truncated array and the CLI's one-line error (test_cli.py), a split too small to carve
+(test_data.py), a label file with a BOM and CRLF at the reader's level (test_layout.py), low
+> high among other schema errors (test_spec.py).
 """
 
 from __future__ import annotations

@@ -1,0 +1,146 @@
+"""`sweep data ...`: demo data, feature extraction, summaries, the cache, pictures."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sweep.cli.app import console, data_app
+
+
+@data_app.command("demo")
+def data_demo(
+    out: Annotated[Path, typer.Argument(help="New folder to write the demo data set into.")],
+    seed: Annotated[int, typer.Option(help="Seed: the same seed writes the same files.")] = 0,
+    workers: Annotated[int | None, typer.Option(help="Processes (default: all cores).")] = None,
+    summary: Annotated[bool, typer.Option(help="Load it afterwards and print a summary.")] = True,
+) -> None:
+    """Write a small synthetic data set in exactly the Kaggle layout."""
+    from sweep.demo import write_demo
+
+    info = write_demo(out, seed=seed, workers=workers, show_progress=sys.stderr.isatty())
+    if info.get("existing"):
+        console.print(f"The demo data set (seed {seed}) is already in [bold]{out}[/]; kept.")
+    else:
+        console.print(f"Wrote the demo data set to [bold]{out}[/] in {info['seconds']:.1f} s.")
+    if summary:
+        _print_summaries(out, datasets=None, beat=None, features="fused", skip_bad=False)
+
+
+@data_app.command("summary")
+def data_summary(
+    root: Annotated[Path, typer.Argument(help="A Kaggle-style data/ folder.")],
+    dataset: Annotated[
+        list[str] | None, typer.Option(help="Data set(s) to load (default: every one present).")
+    ] = None,
+    beat: Annotated[
+        bool | None,
+        typer.Option("--beat/--full", help="Only beat-synchronised or only full arrays."),
+    ] = None,
+    features: Annotated[str, typer.Option(help="Feature set: mel, chroma or fused.")] = "fused",
+    skip_bad: Annotated[bool, typer.Option(help="Skip bad tracks and count them.")] = False,
+) -> None:
+    """Load data sets as a sweep would, and print splits, classes, lengths and load times."""
+    _print_summaries(root, datasets=dataset, beat=beat, features=features, skip_bad=skip_bad)
+
+
+def _print_summaries(
+    root: Path, datasets: list[str] | None, beat: bool | None, features: str, skip_bad: bool
+) -> None:
+    from sweep.summary import present_datasets, summarise
+
+    wanted = present_datasets(root, datasets, beat)
+    for name, is_beat in wanted:
+        console.print(summarise(root, name, is_beat, features=features, skip_bad=skip_bad))
+
+
+@data_app.command("extract")
+def data_extract(
+    audio_dir: Annotated[Path, typer.Argument(help="Folder of wav/mp3/ogg/flac files.")],
+    labels: Annotated[
+        Path,
+        typer.Option(help="CSV/TSV: a file column, then genre or valence/energy/... columns."),
+    ],
+    out: Annotated[Path, typer.Option(help="Folder to write the Kaggle layout into.")],
+    test_fraction: Annotated[
+        float, typer.Option(help="Genre test share, where labels have no split column.")
+    ] = 0.2,
+    seed: Annotated[int, typer.Option(help="Seed of the train/test split.")] = 0,
+    workers: Annotated[int | None, typer.Option(help="Processes (default: all cores).")] = None,
+    skip_bad: Annotated[bool, typer.Option(help="Skip unreadable audio and count it.")] = False,
+) -> None:
+    """Compute the lab's features from your own audio, in the Kaggle layout."""
+    from sweep.extract import extract_features
+
+    info = extract_features(
+        audio_dir,
+        labels,
+        out,
+        test_fraction=test_fraction,
+        seed=seed,
+        workers=workers,
+        skip_bad=skip_bad,
+        show_progress=sys.stderr.isatty(),
+    )
+    console.print(_format_extract(info))
+
+
+def _format_extract(info: dict) -> str:
+    parts = [f"{k}: {v}" for k, v in info.items() if not isinstance(v, (dict, list))]
+    skipped = info.get("skipped") or {}
+    text = "Extracted features. " + ", ".join(parts)
+    if skipped:
+        text += f"\nSkipped {len(skipped)} unreadable file(s):\n" + "\n".join(
+            f"  {reason}" for reason in (skipped.values() if isinstance(skipped, dict) else skipped)
+        )
+    return text
+
+
+@data_app.command("cache")
+def data_cache(
+    clear: Annotated[bool, typer.Option("--clear", help="Delete every cache entry.")] = False,
+) -> None:
+    """Show (or clear) the cache of parsed arrays."""
+    from sweep.cache import cache_dir, cache_entries, clear_cache, entry_bytes
+
+    if clear:
+        freed = clear_cache()
+        console.print(f"Cleared {cache_dir()}: {freed / 2**20:.1f} MiB freed.")
+        return
+    entries = cache_entries()
+    total = sum(entry_bytes(e) for e, _ in entries)
+    console.print(f"Cache: {cache_dir()} ({len(entries)} entries, {total / 2**20:.1f} MiB)")
+    for entry, meta in entries:
+        console.print(
+            f"  {entry.name}  {entry_bytes(entry) / 2**20:8.1f} MiB  "
+            f"{meta.get('tracks', '?')} tracks  {meta.get('folder', '?')}"
+        )
+
+
+@data_app.command("show")
+def data_show(
+    root: Annotated[Path, typer.Argument(metavar="ROOT", help="A Kaggle-style data/ folder.")],
+    out: Annotated[Path, typer.Option(help="Folder to write the PNGs into.")] = Path("data_views"),
+    tracks: Annotated[int, typer.Option(help="Sample tracks to draw.", min=1)] = 3,
+    seed: Annotated[int, typer.Option(help="Seed of the sample choice.")] = 0,
+) -> None:
+    """Draw sample spectrograms and chromagrams (full beside beat) and class histograms."""
+    from sweep.show import show_data
+
+    views = show_data(root, out=out, n_tracks=tracks, seed=seed)
+    for sample in views.samples:
+        shapes = ", ".join(f"{r} {a.shape}" for r, a in sample.arrays.items())
+        where = f", {sample.part}" if sample.part else ""
+        console.print(
+            f"track {sample.track_id} ({sample.label}{where}): {shapes}",
+            markup=False,
+            highlight=False,
+        )
+    for note in views.notes:
+        console.print(f"note: {note}", markup=False, highlight=False)
+    console.print(f"Wrote {len(views.written)} file(s):", markup=False)
+    for path in views.written:
+        console.print(f"  {path}", markup=False, highlight=False)

@@ -1,0 +1,54 @@
+"""`sweep report`: the studies beside the reference table, written as files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sweep.cli.app import app, console
+
+
+@app.command("report")
+def report(
+    studies: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="STUDY",
+            help="Study folder names under --results (default: every study there).",
+        ),
+    ] = None,
+    results: Annotated[Path, typer.Option(help="Folder of study results.")] = Path("results"),
+    out: Annotated[
+        Path | None, typer.Option(help="Folder to write into (default: RESULTS/report).")
+    ] = None,
+    data_root: Annotated[
+        Path | None,
+        typer.Option(help="The studies' data folder, if their data.root is not found from here."),
+    ] = None,
+    baseline: Annotated[
+        bool, typer.Option(help="Fit the pooled-features baseline on each study's split.")
+    ] = True,
+    storage: Annotated[
+        str | None,
+        typer.Option(help="The database URL the studies ran on (sweep run --storage)."),
+    ] = None,
+) -> None:
+    """Compare the studies with the reference table: REPORT.md, report.html, CSVs, plots."""
+    from sweep.report import write_report
+
+    outcome = write_report(
+        results, studies, out=out, data_root=data_root, baseline=baseline, storage=storage
+    )
+    console.print(
+        f"Reported {len(outcome.studies)} stud{'y' if len(outcome.studies) == 1 else 'ies'} "
+        f"({', '.join(outcome.studies)}) in {outcome.out}: REPORT.md, report.html, "
+        f"{sum(f.suffix == '.csv' for f in outcome.files)} CSV and "
+        f"{sum(f.suffix == '.png' for f in outcome.files)} PNG files.",
+        markup=False,
+        highlight=False,
+    )
+    for study, notes in outcome.notes.items():
+        for note in notes:
+            console.print(f"note: {study}: {note}", markup=False, highlight=False)

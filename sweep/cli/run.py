@@ -1,0 +1,113 @@
+"""`sweep run`: a spec's study (or one per target), its progress, and its outcome."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sweep.cli.app import CodeOption, SetOption, app, console, err_console, load_checked_spec
+
+
+@app.command("run")
+def run(
+    spec_path: Annotated[Path, typer.Argument(metavar="SPEC", help="The spec (YAML).")],
+    trials: Annotated[int | None, typer.Option(help="Trials for the whole study.", min=1)] = None,
+    timeout: Annotated[float | None, typer.Option(help="Seconds for this run.", min=1)] = None,
+    data_root: Annotated[Path | None, typer.Option(help="Override data.root.")] = None,
+    storage: Annotated[
+        str | None, typer.Option(help="Optuna storage URL (default: a journal file in results).")
+    ] = None,
+    results: Annotated[Path, typer.Option(help="Folder of study results.")] = Path("results"),
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Processes running trials at once on this machine (torch threads are shared "
+            "out between them).",
+            min=1,
+        ),
+    ] = 1,
+    set_: SetOption = None,
+    code: CodeOption = None,
+) -> None:
+    """Run (or continue) the spec's study, then test the best and the reference trial.
+
+    Another `sweep run` of the same spec with the same --storage (on this machine or
+    another) joins the study: the trial budget is the whole study's.
+    """
+    import optuna
+
+    from sweep.progress import StudyProgress
+    from sweep.run import run_study
+    from sweep.train import set_threads
+
+    spec = load_checked_spec(spec_path, set_, code, data_root)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # trial outcomes: our own lines
+    set_threads(spec.training.threads)
+    budget = trials or spec.search.n_trials
+    console.print(
+        f"Study [bold]{spec.study}[/]: {spec.model.backbone} on {spec.data.dataset} "
+        f"({spec.data.features}, {'beat' if spec.data.beat else 'full'}), {budget} "
+        f"trials, optimising validation {spec.metric} ({spec.direction})"
+        + (f", {workers} workers." if workers > 1 else ".")
+    )
+    for one in spec.per_target_specs():  # one study, or one per target
+        if one is not spec:
+            console.print(f"Study [bold]{one.study}[/]: target {one.task.targets[0]}.")
+        progress = StudyProgress(console, one.metric, one.training.max_epochs)
+        try:
+            outcome = run_study(
+                one,
+                results,
+                n_trials=trials,
+                timeout=timeout,
+                storage=storage,
+                progress=progress,
+                workers=workers,
+                code=tuple(code or ()),
+            )
+        except KeyboardInterrupt:
+            progress.stop()
+            err_console.print(
+                f"interrupted: finished trials are kept in {results / one.study}; "
+                f"run the same command again to continue",
+                markup=False,
+            )
+            sys.exit(130)
+        finally:
+            progress.stop()
+        console.print(_format_outcome(one, outcome))
+        for note in outcome.notes:
+            console.print(f"note: {note}", markup=False, highlight=False)
+
+
+def _format_outcome(spec, outcome) -> str:
+    from sweep.trials import shown, state_counts
+
+    count = state_counts(outcome.study.trials)
+    lines = [
+        f"\n{len(shown(outcome.study.trials))} trials: {count['complete']} complete, "
+        f"{count['pruned']} pruned, {count['fail']} failed. "
+        f"Results in {outcome.folder}"
+    ]
+    if not outcome.test:
+        lines.append("No trial completed, so nothing was tested.")
+        return "\n".join(lines)
+    metrics = ["accuracy", "macro_f1"] if spec.task.kind == "classification" else ["spearman"]
+    lines.append(
+        f"{'':12} {'trial':>5} {'val ' + spec.metric:>16} "
+        + " ".join(f"{'test ' + m:>16}" for m in metrics)
+    )
+    for role in ("reference", "best"):
+        r = outcome.test.get(role)
+        if r is None:
+            why = "not tested here (see the note)" if outcome.notes else "did not complete"
+            lines.append(f"{role:12} ({why})")
+            continue
+        lines.append(
+            f"{role:12} {r['trial']:>5} {r['validation']:>16.4f} "
+            + " ".join(f"{r[m]:>16.4f}" for m in metrics)
+        )
+    return "\n".join(lines)
