@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from sweep import layout
 from sweep.data import prepare
 from sweep.errors import DataError, SpecError
+from sweep.lab import layout
 from sweep.spec import DataSpec
 
 
