@@ -3,8 +3,9 @@ import os
 import numpy as np
 
 from sweep import cache
+from sweep.dataset_api import StoredArrays
 from sweep.lab import layout
-from sweep.track_files import read_track
+from sweep.track_files import index_tracks, read_track
 from tests.conftest import make_track
 
 
@@ -89,3 +90,31 @@ def test_cache_listing_and_clear(tmp_path):
     assert len(entries) == 1 and entries[0][1]["tracks"] == 5
     assert cache.clear_cache() > 0
     assert cache.cache_entries() == []
+
+
+def test_the_lab_cache_key_is_the_one_before_the_row_count_came_from_the_data_set(tmp_path):
+    # Caches built before the data set said its row count stay valid: the same key.
+    for i, name in enumerate(["1.fused.full.npy", "2.fused.full.npy"]):
+        (tmp_path / name).write_bytes(b"x" * (10 + i))
+        os.utime(tmp_path / name, ns=(1, 10**9 + i))
+    files = index_tracks(tmp_path)
+    assert cache.folder_key(tmp_path, files, layout.ARRAYS.rows) == (
+        "591d7ac2571b6a0faa38a635d7e8c259"
+    )
+    assert cache.folder_key(tmp_path, files, 20) != cache.folder_key(tmp_path, files, 140)
+
+
+def test_a_folder_of_other_arrays_is_cached_with_its_own_row_count(tmp_path):
+    folder = tmp_path / "twenty"
+    folder.mkdir()
+    for i in range(3):
+        np.save(folder / f"{i}.npy", np.full((20, 2 + i), float(i), np.float32))
+    twenty = StoredArrays(20)
+    cold, warm = (cache.load_folder(folder, twenty) for _ in range(2))
+    assert not cold.from_cache and warm.from_cache
+    assert warm.tracks.frames.shape == (2 + 3 + 4, 20) and list(warm.tracks.lengths) == [2, 3, 4]
+    as_lab = cache.load_folder(folder, layout.ARRAYS)  # another entry: every file is bad
+    assert as_lab.entry != warm.entry and len(as_lab.tracks) == 0
+    assert as_lab.bad["0"].endswith(
+        "expected shape (140, T) with 128 mel + 12 chroma rows, got (20, 2)"
+    )

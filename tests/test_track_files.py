@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
+from sweep.dataset_api import StoredArrays
 from sweep.errors import DataError
 from sweep.lab.layout import ARRAYS
-from sweep.track_files import index_tracks, read_track, track_id
+from sweep.track_files import frames_in_header, index_tracks, read_track, track_id
 
 
 @pytest.mark.parametrize(
@@ -66,3 +67,33 @@ def test_index_tracks_maps_ids_and_refuses_ambiguity(tmp_path):
     np.save(tmp_path / "1.beatsync.npy", np.zeros((140, 2)))
     with pytest.raises(DataError, match="id 1 is also used by"):
         index_tracks(tmp_path)
+
+
+def test_the_lab_arrays_message_is_word_for_word(tmp_path):
+    path = tmp_path / "1.npy"
+    np.save(path, np.zeros((128, 50)))
+    expected = f"{path}: expected shape (140, T) with 128 mel + 12 chroma rows, got (128, 50)"
+    for read in (read_track, frames_in_header):
+        with pytest.raises(DataError) as err:
+            read(path, ARRAYS)
+        assert str(err.value) == expected
+
+
+def test_other_arrays_are_read_with_their_own_row_count(tmp_path):
+    twenty = StoredArrays(20)
+    arr = np.arange(20 * 3, dtype=np.float32).reshape(20, 3)
+    np.save(tmp_path / "7.mine.npy", arr)
+    assert frames_in_header(tmp_path / "7.mine.npy", twenty) == 3
+    assert np.array_equal(read_track(tmp_path / "7.mine.npy", twenty), arr.T)
+    np.save(tmp_path / "8.npy", np.zeros((140, 5)))
+    for read in (read_track, frames_in_header):
+        with pytest.raises(DataError) as err:
+            read(tmp_path / "8.npy", twenty)
+        assert str(err.value) == f"{tmp_path / '8.npy'}: expected shape (20, T), got (140, 5)"
+    with pytest.raises(DataError, match=r"expected shape \(140, T\) with 128 mel"):
+        read_track(tmp_path / "7.mine.npy", ARRAYS)
+
+
+def test_stored_arrays_need_a_row():
+    with pytest.raises(ValueError, match="at least one row, got rows=0"):
+        StoredArrays(0)
