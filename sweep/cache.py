@@ -3,12 +3,13 @@
 The first load of a folder parses every `.npy` (in parallel threads: reading files is I/O
 and numpy releases the GIL) straight into one preallocated array, and stores it with its
 offsets and ids under the cache directory. Later loads memory-map that array: no parsing,
-and pages are read only when used.
+and pages are read only when used. How many rows every array has is the data set's to say
+(`sweep.dataset_api.StoredArrays`).
 
-The cache key is a hash of the folder's listing (every `.npy` name, size and modification
-time), so adding, removing or rewriting a file invalidates the entry. Entries are written to a
-temporary folder and renamed into place, so a crash or a second process never leaves a
-half-written entry. The user's data folder is only ever read.
+The cache key is a hash of that row count and of the folder's listing (every `.npy` name,
+size and modification time), so adding, removing or rewriting a file invalidates the entry.
+Entries are written to a temporary folder and renamed into place, so a crash or a second
+process never leaves a half-written entry. The user's data folder is only ever read.
 
 The cache lives in `$SWEEP_CACHE_DIR`, else the platform's user cache folder (for example
 `~/.cache/sweep`). `sweep data cache` shows it; `sweep data cache --clear` empties it.
@@ -28,8 +29,9 @@ from pathlib import Path
 import numpy as np
 import platformdirs
 
-from sweep import layout
+from sweep.dataset_api import StoredArrays
 from sweep.errors import DataError
+from sweep.track_files import frames_in_header, index_tracks, read_track
 from sweep.tracks import TrackSet
 
 CACHE_FORMAT = 1  # bump when the stored format or the parsing rules change
@@ -50,23 +52,32 @@ class FolderTracks:
     entry: Path | None  # the cache entry, None when caching is off
 
 
-def folder_key(folder: Path, files: dict[str, Path]) -> str:
-    digest = hashlib.sha256(f"sweep-tracks/{CACHE_FORMAT}/{layout.N_ROWS}".encode())
+def folder_key(folder: Path, files: dict[str, Path], rows: int) -> str:
+    digest = hashlib.sha256(f"sweep-tracks/{CACHE_FORMAT}/{rows}".encode())
     for tid, path in sorted(files.items()):
         st = path.stat()
         digest.update(f"\0{tid}\0{path.name}\0{st.st_size}\0{st.st_mtime_ns}".encode())
     return digest.hexdigest()[:32]
 
 
-def load_folder(folder: Path, use_cache: bool = True, threads: int | None = None) -> FolderTracks:
-    """All `.npy` tracks of a folder as one TrackSet (ids sorted), through the cache."""
+def load_folder(
+    folder: Path, arrays: StoredArrays, use_cache: bool = True, threads: int | None = None
+) -> FolderTracks:
+    """All `.npy` tracks of a folder as one TrackSet (ids sorted), through the cache.
+
+    Args:
+        folder: one `<id>.<anything>.npy` file per track (see `sweep.track_files`).
+        arrays: what the files hold; a file of another shape is a bad track.
+        use_cache: read and write the cache (else parse every file, write nothing).
+        threads: threads parsing files (default: twice the cores, at most 8).
+    """
     folder = Path(folder)
-    files = layout.index_tracks(folder)
+    files = index_tracks(folder)
     if not use_cache:
-        tracks, bad = _parse_folder(files, None, threads)
+        tracks, bad = _parse_folder(files, arrays, None, threads)
         return FolderTracks(tracks, bad, from_cache=False, entry=None)
 
-    entry = cache_dir() / f"{ENTRY_PREFIX}{folder_key(folder, files)}"
+    entry = cache_dir() / f"{ENTRY_PREFIX}{folder_key(folder, files, arrays.rows)}"
     if (entry / "meta.json").is_file():
         try:
             return FolderTracks(*_read_entry(entry), from_cache=True, entry=entry)
@@ -81,7 +92,7 @@ def load_folder(folder: Path, use_cache: bool = True, threads: int | None = None
             f"set SWEEP_CACHE_DIR to a writable folder"
         ) from e
     try:
-        tracks, bad = _parse_folder(files, tmp, threads)
+        tracks, bad = _parse_folder(files, arrays, tmp, threads)
         meta = {
             "format": CACHE_FORMAT,
             "folder": str(folder.resolve()),
@@ -117,7 +128,7 @@ def _read_entry(entry: Path) -> tuple[TrackSet, dict[str, str]]:
 
 
 def _parse_folder(
-    files: dict[str, Path], out: Path | None, threads: int | None
+    files: dict[str, Path], arrays: StoredArrays, out: Path | None, threads: int | None
 ) -> tuple[TrackSet, dict[str, str]]:
     """Parse every file into one array (a memmap in `out` when caching, else memory)."""
     threads = threads or min(8, 2 * (os.cpu_count() or 1))
@@ -125,14 +136,14 @@ def _parse_folder(
     shapes: dict[str, int] = {}
     for tid, path in files.items():  # headers first: sizes the one array, no data read
         try:
-            shapes[tid] = _frames_in_header(path)
+            shapes[tid] = frames_in_header(path, arrays)
         except DataError as e:
             bad[tid] = str(e)
     ids = np.array(sorted(shapes), dtype=str)
     lengths = np.array([shapes[t] for t in ids], dtype=np.int64)
     offsets = np.zeros(len(ids) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    shape = (int(offsets[-1]), layout.N_ROWS)
+    shape = (int(offsets[-1]), arrays.rows)
     if out is None:
         frames = np.empty(shape, dtype=np.float32)
     else:
@@ -141,7 +152,7 @@ def _parse_folder(
     def fill(i: int) -> tuple[str, str | None]:
         tid = str(ids[i])
         try:
-            frames[offsets[i] : offsets[i + 1]] = layout.read_track(files[tid])
+            frames[offsets[i] : offsets[i + 1]] = read_track(files[tid], arrays)
         except DataError as e:
             return tid, str(e)
         return tid, None
@@ -162,21 +173,6 @@ def _parse_folder(
         np.save(out / "offsets.npy", tracks.offsets)
         np.save(out / "ids.npy", tracks.ids)
     return tracks, dict(sorted(bad.items()))
-
-
-def _frames_in_header(path: Path) -> int:
-    """T of a (140, T) `.npy` from its header alone; a bad header is a DataError."""
-    try:
-        shape = np.load(path, mmap_mode="r", allow_pickle=False).shape  # maps, reads nothing
-    except (ValueError, EOFError, OSError) as e:  # truncated files fail here too
-        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise DataError(f"{path}: not a readable .npy file ({reason})") from e
-    if len(shape) != 2 or shape[0] != layout.N_ROWS or shape[1] < 1:
-        raise DataError(
-            f"{path}: expected shape ({layout.N_ROWS}, T) with {layout.N_MEL} mel + "
-            f"{layout.N_CHROMA} chroma rows, got {shape}"
-        )
-    return int(shape[1])
 
 
 def cache_entries() -> list[tuple[Path, dict]]:

@@ -191,12 +191,14 @@ def prepare(spec: DataSpec) -> PreparedData:
     """Load, split and standardise the data a spec names (test split held back).
 
     Raises DataError for a classification data set whose usable training tracks have fewer
-    than two classes, and for a split that would be empty.
+    than two classes, and for a split that would be empty; SpecError for a feature set that
+    selects rows the data set's arrays do not have.
     """
     started = time.perf_counter()
     report = LoadReport()
     source = build_source(spec)
     features: FeatureSet = feature_sets.build(spec.features)
+    _check_rows(features, source)
     labelled = _load_part(source.parts["train"], spec, report)
 
     classes = labelled.targets if source.task == "classification" else None
@@ -238,6 +240,17 @@ def prepare(spec: DataSpec) -> PreparedData:
         data._test = data._standardised(subset("test"))
     report.seconds = time.perf_counter() - started
     return data
+
+
+def _check_rows(features: FeatureSet, source: DataSource) -> None:
+    """A feature set can only select rows that the data set's arrays have."""
+    highest = int(np.max(features.rows))
+    for part in source.parts.values():
+        if highest >= part.arrays.rows:
+            raise SpecError(
+                f"data.features: feature set {features.name!r} uses row {highest}, but the "
+                f"{part.name} arrays of {source.name} have {part.arrays.rows} rows"
+            )
 
 
 def _carve_split(
@@ -294,7 +307,7 @@ def _load_part(part: Part, spec: DataSpec, report: LoadReport) -> _Labelled:
     Every problem (a label without its `.npy`, an unreadable or invalid array) is an error
     naming the file, unless the spec skips bad tracks; then they are counted in the report.
     """
-    loaded = load_folder(part.folder, use_cache=spec.cache)
+    loaded = load_folder(part.folder, part.arrays, use_cache=spec.cache)
     if loaded.from_cache:
         report.cache_hits += 1
     else:

@@ -1,8 +1,9 @@
 """What data set and feature set components hand to the engine.
 
-A data set component reads label files (cheap) and says which folders hold the arrays; the
-engine loads, caches, splits and standardises them. A feature set component says which rows
-of the stored (140, T) arrays it uses and what "silence" is for each row.
+A data set component reads label files (cheap) and says which folders hold the arrays and
+what shape they have; the engine loads, caches, splits and standardises them. A feature set
+component says which rows of the stored (rows, T) arrays it uses and what "silence" is for
+each row.
 
     @datasets.register("my_set")
     def my_set(root: Path, beat: bool) -> DataSource: ...
@@ -23,12 +24,35 @@ Task = Literal["classification", "regression"]
 
 
 @dataclass(frozen=True)
+class StoredArrays:
+    """What a folder's `.npy` files hold: one array of shape (rows, T) per track.
+
+    Rows are features, T (the columns) is time. A track's file is `<id>.<anything>.npy`
+    (see `sweep.track_files`).
+
+    Attributes:
+        rows: the rows of every stored array. The cache key includes it, and a file with
+            any other number of rows is a bad track.
+        described: what the rows are, for error messages ("128 mel + 12 chroma rows");
+            empty, the messages give the expected shape alone.
+    """
+
+    rows: int
+    described: str = ""
+
+    def __post_init__(self) -> None:
+        if self.rows < 1:
+            raise ValueError(f"stored arrays need at least one row, got rows={self.rows}")
+
+
+@dataclass(frozen=True)
 class Part:
     """One folder of `.npy` tracks and, where known, their labels.
 
     Attributes:
         name: "train" or "test".
-        folder: the folder holding `<id>.fused.full.npy` files.
+        folder: the folder holding one `<id>.<anything>.npy` file per track.
+        arrays: what those files hold (how many rows).
         label_file: where the labels came from; None for an unlabelled folder.
         ids: the labelled track ids in label-file order (None: unlabelled, every file).
         lines: the label-file line of each id, for error messages.
@@ -38,6 +62,7 @@ class Part:
 
     name: str
     folder: Path
+    arrays: StoredArrays
     label_file: Path | None = None
     ids: tuple[str, ...] | None = None
     lines: tuple[int, ...] = ()
@@ -79,7 +104,7 @@ class FeatureSet:
 
     Attributes:
         name: the registered name (e.g. "mel").
-        rows: indices into the 140 stored rows.
+        rows: indices into the rows of the stored arrays (`StoredArrays.rows`).
         floor: per selected row, the value that means "nothing here" (the dB floor for mel
             rows, 0 for chroma): used to pad sequences when features are not standardised.
     """

@@ -1,4 +1,8 @@
-"""A readable summary of a data set as a sweep sees it (`sweep data summary`)."""
+"""A readable summary of a data set as a sweep sees it (`sweep data summary`).
+
+Which data sets a root holds is the lab's to say (`sweep.lab.folders`); this module
+summarises one data set at one resolution.
+"""
 
 from __future__ import annotations
 
@@ -8,44 +12,8 @@ import numpy as np
 from rich.console import Group
 from rich.table import Table
 
-from sweep import layout
 from sweep.data import PreparedData, Split, prepare
-from sweep.errors import DataError
 from sweep.spec import DataSpec
-
-# The lab's data sets and the layout kind each one lives in.
-LAB_DATASETS = {"fma_genre": "genre", "multitask": "multitask"}
-
-
-def present_datasets(
-    root: Path, names: list[str] | None, beat: bool | None
-) -> list[tuple[str, bool]]:
-    """(data set, beat) pairs to summarise: those asked for, or every lab folder present."""
-    root = Path(root)
-    if not root.is_dir():
-        raise DataError(f"{root}: data root not found")
-    resolutions = [True, False] if beat is None else [beat]
-    if names:
-        return [
-            (n, b)
-            for n in names
-            for b in resolutions
-            if n not in LAB_DATASETS
-            or layout.dataset_dir(root, LAB_DATASETS[n], b).is_dir()
-            or beat is not None
-        ]
-    found = [
-        (n, b)
-        for n, kind in LAB_DATASETS.items()
-        for b in resolutions
-        if layout.dataset_dir(root, kind, b).is_dir()
-    ]
-    if not found:
-        raise DataError(
-            f"{root}: no data set folder (expected fma_genre_spectrograms[_beat] or "
-            f"multitask_dataset[_beat])"
-        )
-    return found
 
 
 def summarise(root: Path, dataset: str, beat: bool, features: str, skip_bad: bool) -> Group:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import yaml
 
-from sweep import layout
+from sweep.lab import layout
 from sweep.specfile import load_spec
 
 EMOTIFY = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "emotify"

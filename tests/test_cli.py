@@ -65,7 +65,7 @@ def test_bad_input_is_one_line_exit_2_no_traceback(tiny_root, args, message):
 
 
 def test_a_corrupt_file_names_the_file_and_skip_bad_counts_it(tiny_root):
-    from sweep import layout
+    from sweep.lab import layout
 
     folder = layout.dataset_dir(tiny_root, "genre", True)
     labels = layout.read_label_file(folder / "train_labels.txt", "\t")

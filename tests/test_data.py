@@ -1,13 +1,17 @@
 """From a data spec to ready splits: matching, splitting, standardising, errors."""
 
+import contextlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from sweep import layout
 from sweep.data import prepare
+from sweep.dataset_api import DataSource, FeatureSet, Part, StoredArrays
 from sweep.errors import DataError, SpecError
+from sweep.lab import layout
+from sweep.registry import datasets, feature_sets
 from sweep.spec import DataSpec
 
 
@@ -206,3 +210,85 @@ def test_the_split_record_says_where_the_test_split_came_from(tiny_root):
     assert genre["test_source"] == "official" and isinstance(genre["test"], list)
     multi = prepare(_spec(tiny_root, dataset="multitask")).split_record()
     assert multi["test_source"] == "carved from train" and len(multi["test"]) > 0
+
+
+# ----------------------------------------------------------------------------- other arrays
+
+TWENTY = StoredArrays(20)
+
+
+def _twenty_rows(root: Path, beat: bool) -> DataSource:
+    """A data set of its own style: `<id>.npy` arrays of 20 rows, `id,label` lines."""
+    rows = [line.split(",") for line in (root / "labels.csv").read_text().splitlines()]
+    part = Part(
+        name="train",
+        folder=root / "arrays",
+        arrays=TWENTY,
+        label_file=root / "labels.csv",
+        ids=tuple(tid for tid, _ in rows),
+        lines=tuple(range(1, len(rows) + 1)),
+        targets=np.array([int(label) for _, label in rows], dtype=np.int64),
+    )
+    return DataSource("twenty_rows", "classification", {"train": part}, class_names=("a", "b"))
+
+
+@contextlib.contextmanager
+def _twenty_rows_registered():
+    """The data set of 20-row arrays and a feature set of its rows 10-19, registered while
+    the block runs and unregistered after it, whatever happens in it."""
+    datasets.register("twenty_rows")(_twenty_rows)
+    feature_sets.register("upper_ten")(
+        lambda: FeatureSet("upper_ten", np.arange(10, 20), np.zeros(10, np.float32))
+    )
+    try:
+        yield
+    finally:
+        del datasets._factories["twenty_rows"]  # the registry has no public unregister
+        del feature_sets._factories["upper_ten"]
+
+
+@pytest.fixture
+def twenty_rows(tmp_path):
+    """The root of 20 tracks of 20-row arrays and their labels, its data set registered."""
+    root = tmp_path / "twenty"
+    (root / "arrays").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    lines = []
+    for i in range(20):
+        np.save(root / "arrays" / f"t{i:02}.npy", rng.normal(size=(20, 3 + i)).astype(np.float32))
+        lines.append(f"t{i:02},{i % 2}")
+    (root / "labels.csv").write_text("\n".join(lines) + "\n")
+    with _twenty_rows_registered():
+        yield root
+
+
+def test_a_data_set_with_other_arrays_loads_caches_splits_and_batches(twenty_rows):
+    spec = DataSpec(dataset="twenty_rows", root=twenty_rows, features="upper_ten")
+    cold, warm = prepare(spec), prepare(spec)
+    assert cold.report.cache_misses == 1 and warm.report.cache_hits == 1
+    sizes = [len(s) for s in (warm.train, warm.validation, warm.test())]
+    assert sum(sizes) == 20 and all(sizes) and warm.report.stratified
+    assert warm.train.tracks.n_features == warm.n_features == 10
+    # The rows the feature set names, standardised with the training split's statistics.
+    first = warm.split_ids["train"][0]
+    raw = np.load(twenty_rows / "arrays" / f"{first}.npy").T[:, 10:]
+    assert np.allclose(warm.train.tracks.track(0), (raw - warm.mean) / warm.std, atol=1e-5)
+    x, lengths, y = next(warm.batches(warm.train, batch_size=4, rng=np.random.default_rng(0)))
+    assert x.shape == (4, int(lengths.max()), 10) and x.dtype == np.float32 and y.shape == (4,)
+
+
+def test_a_feature_set_cannot_select_rows_the_arrays_lack(twenty_rows):
+    with pytest.raises(SpecError) as err:
+        prepare(DataSpec(dataset="twenty_rows", root=twenty_rows, features="mel"))
+    assert str(err.value) == (
+        "data.features: feature set 'mel' uses row 127, but the train arrays of twenty_rows "
+        "have 20 rows"
+    )
+
+
+def test_the_other_data_set_is_registered_only_while_it_is_used():
+    assert "twenty_rows" not in datasets.names() and "upper_ten" not in feature_sets.names()
+    with pytest.raises(RuntimeError), _twenty_rows_registered():
+        assert "twenty_rows" in datasets.names() and "upper_ten" in feature_sets.names()
+        raise RuntimeError("a failing test")
+    assert "twenty_rows" not in datasets.names() and "upper_ten" not in feature_sets.names()

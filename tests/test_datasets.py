@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from components.datasets.lab import GENRE_MERGE, GENRES_DROPPED
-from sweep import layout
 from sweep.errors import DataError
+from sweep.lab import layout
 from sweep.registry import datasets
 
 

@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 
-from sweep import layout
 from sweep.data import prepare
+from sweep.lab import layout
 from sweep.registry import datasets
 from sweep.spec import DataSpec
+from sweep.track_files import index_tracks
 
 
 def test_genre_beat_counts_classes_and_label_name_variants(emotify):
@@ -51,7 +52,7 @@ def test_multitask_labelled_rows_and_unlabelled_test(emotify, beat, n):
     assert source.parts["train"].targets.shape == (n, 3)
     assert source.parts["train"].targets.min() >= 0 and source.parts["train"].targets.max() <= 1
     assert not source.has_test_labels
-    assert len(layout.index_tracks(source.parts["test"].folder)) == {320: 80, 48: 12}[n]
+    assert len(index_tracks(source.parts["test"].folder)) == {320: 80, 48: 12}[n]
     data = prepare(DataSpec(dataset="multitask", root=emotify, beat=beat))
     sizes = (len(data.train), len(data.validation), len(data.test()))
     assert sum(sizes) == n and min(sizes) > 0

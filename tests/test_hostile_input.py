@@ -27,9 +27,9 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from sweep import layout
 from sweep.data import prepare
 from sweep.errors import DataError, SpecError
+from sweep.lab import layout
 from sweep.spec import DataSpec
 from sweep.specfile import SpecProblems
 from tests import hostile_strategies as hs

@@ -16,20 +16,21 @@ import torch
 from conftest import write_tiny_layout
 from typer.testing import CliRunner
 
-from sweep import layout
 from sweep.checkpoints import load_checkpoint
 from sweep.cli import app
 from sweep.data import prepare
 from sweep.errors import DataError, SweepError
+from sweep.lab import layout
+from sweep.lab.inputs import read_inputs
 from sweep.predict import (
     model_outputs,
     predict_folder,
-    read_inputs,
     resolve_model,
     write_csv,
 )
 from sweep.results import StudyFolder
 from sweep.run import run_study
+from sweep.track_files import track_id
 from sweep.train import predict
 from tests.conftest import tiny_spec as shared_tiny_spec
 
@@ -108,7 +109,7 @@ def read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
 
 
 def npy_ids(folder: Path) -> list[str]:
-    return sorted(layout.track_id(p.name) for p in folder.glob("*.npy"))
+    return sorted(track_id(p.name) for p in folder.glob("*.npy"))
 
 
 def best_checkpoint(folder: Path) -> Path:
@@ -182,7 +183,7 @@ def test_multitask_on_the_unlabelled_test_folder_is_a_kaggle_submission(trained,
 def test_audio_files_go_through_the_lab_recipe_at_the_models_resolution(trained, tmp_path):
     import soundfile
 
-    from sweep.audio_features import SR, features_from_file
+    from sweep.lab.audio_features import SR, features_from_file
 
     audio = tmp_path / "audio"
     audio.mkdir()

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sweep import layout
 from sweep.dataset_api import DataSource, Part
 from sweep.errors import DataError
+from sweep.lab import layout
 from sweep.registry import datasets
 
 # The report's 20 -> 10 class merge. Genres mapped to nothing are dropped.
@@ -90,6 +90,7 @@ def fma_genre(root: Path, beat: bool, merge_classes: bool = True) -> DataSource:
         parts[name] = Part(
             name=name,
             folder=folder / name,
+            arrays=layout.ARRAYS,
             label_file=label_file,
             ids=tuple(row.track_id for row, _ in rows),
             lines=tuple(row.line for row, _ in rows),
@@ -148,6 +149,7 @@ def multitask(root: Path, beat: bool, targets: Sequence[str] | None = None) -> D
         "train": Part(
             name="train",
             folder=folder / "train",
+            arrays=layout.ARRAYS,
             label_file=label_file,
             ids=tuple(row.track_id for row in labels.rows),
             lines=tuple(row.line for row in labels.rows),
@@ -155,5 +157,5 @@ def multitask(root: Path, beat: bool, targets: Sequence[str] | None = None) -> D
         )
     }
     if (folder / "test").is_dir():  # as on Kaggle: arrays without public labels
-        parts["test"] = Part(name="test", folder=folder / "test")
+        parts["test"] = Part(name="test", folder=folder / "test", arrays=layout.ARRAYS)
     return DataSource("multitask", "regression", parts, target_names=chosen)

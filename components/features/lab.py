@@ -3,7 +3,7 @@
 import numpy as np
 
 from sweep.dataset_api import FeatureSet
-from sweep.layout import MEL_FLOOR_DB, N_CHROMA, N_MEL
+from sweep.lab.layout import MEL_FLOOR_DB, N_CHROMA, N_MEL
 from sweep.registry import feature_sets
 
 # Silence is the dB floor for mel rows, not 0 (0 dB is the loudest bin of the clip), and 0

@@ -19,7 +19,7 @@ def data_demo(
     summary: Annotated[bool, typer.Option(help="Load it afterwards and print a summary.")] = True,
 ) -> None:
     """Write a small synthetic data set in exactly the Kaggle layout."""
-    from sweep.demo import write_demo
+    from sweep.lab.demo import write_demo
 
     info = write_demo(out, seed=seed, workers=workers, show_progress=sys.stderr.isatty())
     if info.get("existing"):
@@ -50,7 +50,9 @@ def data_summary(
 def _print_summaries(
     root: Path, datasets: list[str] | None, beat: bool | None, features: str, skip_bad: bool
 ) -> None:
-    from sweep.summary import present_datasets, summarise
+    # Which data sets a root holds, a component cannot say yet: the lab's folder names can.
+    from sweep.lab.folders import present_datasets
+    from sweep.summary import summarise
 
     wanted = present_datasets(root, datasets, beat)
     for name, is_beat in wanted:
@@ -73,7 +75,7 @@ def data_extract(
     skip_bad: Annotated[bool, typer.Option(help="Skip unreadable audio and count it.")] = False,
 ) -> None:
     """Compute the lab's features from your own audio, in the Kaggle layout."""
-    from sweep.extract import extract_features
+    from sweep.lab.extract import extract_features
 
     info = extract_features(
         audio_dir,
@@ -128,7 +130,7 @@ def data_show(
     seed: Annotated[int, typer.Option(help="Seed of the sample choice.")] = 0,
 ) -> None:
     """Draw sample spectrograms and chromagrams (full beside beat) and class histograms."""
-    from sweep.show import show_data
+    from sweep.lab.show import show_data
 
     views = show_data(root, out=out, n_tracks=tracks, seed=seed)
     for sample in views.samples:

@@ -1,8 +1,12 @@
+"""One `.npy` per track: ids from names, finding a folder's tracks, reading one with checks."""
+
 import numpy as np
 import pytest
 
-from sweep import layout
+from sweep.dataset_api import StoredArrays
 from sweep.errors import DataError
+from sweep.lab.layout import ARRAYS
+from sweep.track_files import frames_in_header, index_tracks, read_track, track_id
 
 
 @pytest.mark.parametrize(
@@ -17,52 +21,13 @@ from sweep.errors import DataError
     ],
 )
 def test_track_id_is_the_part_before_the_first_dot(name):
-    assert layout.track_id(name) == "1042"
-
-
-def test_label_file_tolerates_bom_crlf_and_blank_lines(tmp_path):
-    path = tmp_path / "labels.txt"
-    path.write_bytes(
-        "\ufeffId\tGenre\r\n1.fused.full.npy.gz\tRock\r\n\r\n2.beatsync.fused.npy\tPop\r\n".encode()
-    )
-    labels = layout.read_label_file(path, "\t")
-    assert labels.columns == ("Genre",)
-    assert [(r.line, r.track_id, r.values) for r in labels.rows] == [
-        (2, "1", ("Rock",)),
-        (4, "2", ("Pop",)),
-    ]
-
-
-@pytest.mark.parametrize(
-    "text, message",
-    [
-        ("", "label file is empty"),
-        ("Id\n1\tRock\n", "header must have at least 2 tab-separated columns"),
-        (
-            "Id\tGenre\n1.npy\tRock\n1.beatsync.fused.npy\tPop\n",
-            ":3: duplicate id 1 (first on line 2)",
-        ),
-        ("Id\tGenre\n1.npy\n", ":2: expected 2 columns (Id, Genre), got 1"),
-        ("Id\tGenre\n.npy\tRock\n", ":2: empty track id"),
-    ],
-)
-def test_label_file_errors_name_file_and_line(tmp_path, text, message):
-    path = tmp_path / "labels.txt"
-    path.write_text(text)
-    with pytest.raises(DataError, match=message.replace("(", r"\(").replace(")", r"\)")) as err:
-        layout.read_label_file(path, "\t")
-    assert str(err.value).startswith(str(path))
-
-
-def test_missing_label_file(tmp_path):
-    with pytest.raises(DataError, match="label file not found"):
-        layout.read_label_file(tmp_path / "nope.txt", ",")
+    assert track_id(name) == "1042"
 
 
 def test_read_track_returns_time_first_float32(tmp_path):
     arr = np.arange(140 * 7, dtype=np.float64).reshape(140, 7)
     np.save(tmp_path / "1.npy", arr)
-    track = layout.read_track(tmp_path / "1.npy")
+    track = read_track(tmp_path / "1.npy", ARRAYS)
     assert track.shape == (7, 140) and track.dtype == np.float32
     assert np.array_equal(track, arr.T)
 
@@ -90,7 +55,7 @@ def test_read_track_rejects_bad_arrays_naming_the_file(tmp_path, write, message)
     path = tmp_path / "123.fused.full.npy"
     write(path)
     with pytest.raises(DataError, match=message) as err:
-        layout.read_track(path)
+        read_track(path, ARRAYS)
     assert str(err.value).startswith(str(path))
 
 
@@ -98,16 +63,37 @@ def test_index_tracks_maps_ids_and_refuses_ambiguity(tmp_path):
     np.save(tmp_path / "1.fused.full.npy", np.zeros((140, 2)))
     np.save(tmp_path / "2.fused.full.npy", np.zeros((140, 2)))
     (tmp_path / "notes.txt").write_text("ignored")
-    assert sorted(layout.index_tracks(tmp_path)) == ["1", "2"]
+    assert sorted(index_tracks(tmp_path)) == ["1", "2"]
     np.save(tmp_path / "1.beatsync.npy", np.zeros((140, 2)))
     with pytest.raises(DataError, match="id 1 is also used by"):
-        layout.index_tracks(tmp_path)
+        index_tracks(tmp_path)
 
 
-def test_label_writers_round_trip(tmp_path):
-    layout.write_genre_labels(tmp_path / "g.txt", [("7", "Rock")], style="beatsync")
-    assert (tmp_path / "g.txt").read_text() == "Id\tGenre\n7.beatsync.fused.npy\tRock\n"
-    layout.write_multitask_labels(tmp_path / "m.txt", [("7", [0.5, 0.25, 1.0])])
-    rows = layout.read_label_file(tmp_path / "m.txt", ",")
-    assert rows.columns == ("valence", "energy", "danceability")
-    assert rows.rows[0].values == ("0.500000", "0.250000", "1.000000")
+def test_the_lab_arrays_message_is_word_for_word(tmp_path):
+    path = tmp_path / "1.npy"
+    np.save(path, np.zeros((128, 50)))
+    expected = f"{path}: expected shape (140, T) with 128 mel + 12 chroma rows, got (128, 50)"
+    for read in (read_track, frames_in_header):
+        with pytest.raises(DataError) as err:
+            read(path, ARRAYS)
+        assert str(err.value) == expected
+
+
+def test_other_arrays_are_read_with_their_own_row_count(tmp_path):
+    twenty = StoredArrays(20)
+    arr = np.arange(20 * 3, dtype=np.float32).reshape(20, 3)
+    np.save(tmp_path / "7.mine.npy", arr)
+    assert frames_in_header(tmp_path / "7.mine.npy", twenty) == 3
+    assert np.array_equal(read_track(tmp_path / "7.mine.npy", twenty), arr.T)
+    np.save(tmp_path / "8.npy", np.zeros((140, 5)))
+    for read in (read_track, frames_in_header):
+        with pytest.raises(DataError) as err:
+            read(tmp_path / "8.npy", twenty)
+        assert str(err.value) == f"{tmp_path / '8.npy'}: expected shape (20, T), got (140, 5)"
+    with pytest.raises(DataError, match=r"expected shape \(140, T\) with 128 mel"):
+        read_track(tmp_path / "7.mine.npy", ARRAYS)
+
+
+def test_stored_arrays_need_a_row():
+    with pytest.raises(ValueError, match="at least one row, got rows=0"):
+        StoredArrays(0)

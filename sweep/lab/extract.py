@@ -4,7 +4,7 @@ The label table (CSV or TSV, header required) names each clip in a `file` column
 either a `genre` column (-> `fma_genre_spectrograms[_beat]/`, other columns ignored) or
 numeric target columns such as valence, energy, danceability (-> `multitask_dataset[_beat]/`).
 Optional columns: `id` (else the file's stem) and `split` (train/test). Column names are
-case-insensitive. Features follow the lab's recipe (`sweep.audio_features`), computed over
+case-insensitive. Features follow the lab's recipe (`sweep.lab.audio_features`), computed over
 all cores. Genres other than the 20 FMA names need the genre reader's class merge off.
 """
 
@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sweep import layout
-from sweep.audio_features import features_from_file, parallel_map
 from sweep.errors import DataError
+from sweep.lab import layout
+from sweep.lab.audio_features import features_from_file, parallel_map
 
 AUDIO_EXTENSIONS = (".wav", ".mp3", ".ogg", ".flac")
 SPLITS = ("train", "test")

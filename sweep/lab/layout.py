@@ -7,9 +7,10 @@ ROOT/
   multitask_dataset[_beat]/       train/  test/  train_labels.txt          (CSV: Id, targets)
 ```
 
-Each `.npy` holds a float array of shape (140, T): 128 mel rows in dB, then 12 chroma rows.
-Names in label files do not match names on disk (`.npy.gz`, `beatsync.fused`, `full.fused`):
-the one robust rule is that a track's id is the part of a name before the first dot.
+Each `.npy` holds a float array of shape (140, T): 128 mel rows in dB, then 12 chroma rows
+(`ARRAYS`, what the engine is told to read). Names in label files do not match names on disk
+(`.npy.gz`, `beatsync.fused`, `full.fused`): the one robust rule is that a track's id is the
+part of a name before the first dot (`sweep.track_files.track_id`).
 
 This module reads and writes that format and nothing else; which folders make a data set,
 and what the labels mean, belongs to the data set components.
@@ -26,7 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
+from sweep.dataset_api import StoredArrays
 from sweep.errors import DataError
+from sweep.track_files import track_id
 
 GENRE_DIR = "fma_genre_spectrograms"
 MULTITASK_DIR = "multitask_dataset"
@@ -36,6 +39,8 @@ N_CHROMA = 12
 N_ROWS = N_MEL + N_CHROMA
 MEL_FLOOR_DB = -80.0  # power_to_db(ref=max) with the default top_db=80
 DISK_SUFFIX = ".fused.full.npy"
+# Every array of every lab data set, as the engine reads it.
+ARRAYS = StoredArrays(N_ROWS, f"{N_MEL} mel + {N_CHROMA} chroma rows")
 
 # How label files name a track, as the Kaggle copy ships them (every file on disk is
 # `<id>.fused.full.npy` whatever its label file says).
@@ -52,11 +57,6 @@ def dataset_dir(root: Path, kind: str, beat: bool) -> Path:
     """The folder of one data set under a Kaggle-style root (`kind` is genre or multitask)."""
     base = {"genre": GENRE_DIR, "multitask": MULTITASK_DIR}[kind]
     return Path(root) / (base + (BEAT_SUFFIX if beat else ""))
-
-
-def track_id(name: str) -> str:
-    """The id of a track from any name the layout uses: the part before the first dot."""
-    return name.strip().split(".", 1)[0]
 
 
 def npy_path(folder: Path, tid: str) -> Path:
@@ -161,48 +161,7 @@ def write_multitask_labels(
 
 
 # ----------------------------------------------------------------------------- arrays
-
-
-def index_tracks(folder: Path) -> dict[str, Path]:
-    """Map track id -> `.npy` file for every `.npy` in a folder (ids must be unique)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise DataError(f"{folder}: folder not found")
-    found: dict[str, Path] = {}
-    for path in sorted(folder.iterdir()):
-        if path.suffix != ".npy" or not path.is_file():
-            continue
-        tid = track_id(path.name)
-        if tid in found:
-            raise DataError(f"{path}: id {tid} is also used by {found[tid].name}")
-        found[tid] = path
-    return found
-
-
-def read_track(path: Path, n_rows: int = N_ROWS) -> np.ndarray:
-    """Load one track as a float32 array of shape (T, n_rows): time first, features last.
-
-    Raises DataError naming the file for an unreadable or truncated file, a shape other
-    than (n_rows, T) with T >= 1, a non-numeric dtype, or NaN/inf values.
-    """
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except FileNotFoundError as e:
-        raise DataError(f"{path}: file not found") from e
-    except (ValueError, EOFError, OSError) as e:
-        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise DataError(f"{path}: not a readable .npy file ({reason})") from e
-    if not isinstance(arr, np.ndarray) or not np.issubdtype(arr.dtype, np.number):
-        raise DataError(f"{path}: expected a numeric array, got dtype {arr.dtype}")
-    if arr.ndim != 2 or arr.shape[0] != n_rows or arr.shape[1] < 1:
-        raise DataError(
-            f"{path}: expected shape ({n_rows}, T) with {N_MEL} mel + {N_CHROMA} chroma rows, "
-            f"got {arr.shape}"
-        )
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        raise DataError(f"{path}: {int(bad.sum())} NaN/inf values")
-    return np.ascontiguousarray(arr.T, dtype=np.float32)
+# Reading them is the engine's: `sweep.track_files.read_track(path, ARRAYS)`.
 
 
 def write_track(path: Path, features: np.ndarray) -> None:

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from sweep import layout
-from sweep.audio_features import (
+from sweep.errors import DataError
+from sweep.lab import layout
+from sweep.lab.audio_features import (
     HOP,
     N_FFT,
     SR,
@@ -16,7 +17,6 @@ from sweep.audio_features import (
     load_audio,
     parallel_map,
 )
-from sweep.errors import DataError
 
 
 def clicks(bpm: float, seconds: float) -> tuple[np.ndarray, int]:

@@ -9,10 +9,11 @@ import pytest
 from scipy.stats import spearmanr
 
 from components.datasets.lab import GENRE_MERGE, fma_genre, multitask
-from sweep import layout
-from sweep.audio_features import HOP, SR
-from sweep.demo import STYLES, TARGETS, write_demo
 from sweep.errors import DataError
+from sweep.lab import layout
+from sweep.lab.audio_features import HOP, SR
+from sweep.lab.demo import STYLES, TARGETS, write_demo
+from sweep.track_files import read_track, track_id
 
 N_PER_CLASS, SECONDS = 10, 6.0  # smaller than the default demo, to keep the tests fast
 FOLDERS = [
@@ -33,7 +34,7 @@ def demo(tmp_path_factory) -> tuple[Path, dict]:
 
 
 def ids_in(folder: Path) -> set[str]:
-    return {layout.track_id(p.name) for p in folder.iterdir()}
+    return {track_id(p.name) for p in folder.iterdir()}
 
 
 def test_layout_is_exactly_kaggle(demo) -> None:
@@ -52,10 +53,10 @@ def test_layout_is_exactly_kaggle(demo) -> None:
             files = sorted((folder / split).iterdir())
             assert len(files) == n and summary["tracks"][name][split] == n
             assert all(p.name.endswith(".fused.full.npy") for p in files)
-            assert all(len(layout.track_id(p.name)) == 6 for p in files)
+            assert all(len(track_id(p.name)) == 6 for p in files)
     for split in ("train", "test"):  # the same ids, the same split, in every folder
         assert len({frozenset(ids_in(root / name / split)) for name in FOLDERS}) == 1
-    full = layout.read_track(next((root / FOLDERS[0] / "train").iterdir()))
+    full = read_track(next((root / FOLDERS[0] / "train").iterdir()), layout.ARRAYS)
     assert full.shape == (1 + int(SECONDS * SR) // HOP, layout.N_ROWS)
     assert summary["frames_full"] == full.shape[0]
     assert 1 <= summary["frames_beat"][0] <= summary["frames_beat"][1] < full.shape[0]
@@ -75,8 +76,8 @@ def test_label_files_carry_the_real_gotchas(demo) -> None:
         lines = path.read_text().splitlines()
         assert lines[0] == "Id\tGenre"
         names = [line.split("\t")[0] for line in lines[1:]]
-        assert names == [style.format(id=layout.track_id(n)) for n in names]
-        assert {layout.track_id(n) for n in names} == ids_in(root / name / split)
+        assert names == [style.format(id=track_id(n)) for n in names]
+        assert {track_id(n) for n in names} == ids_in(root / name / split)
         genres |= {line.split("\t")[1] for line in lines[1:]}
     assert {"Chiptune", "Psych-Rock", "Soundtrack", "Old-Time"} <= genres
     assert genres - set(GENRE_MERGE) == {"Soundtrack", "Old-Time"}
@@ -121,7 +122,7 @@ def pooled(folder: Path, split: str, label_file: str) -> tuple[np.ndarray, list[
     features, classes = [], []
     for row in layout.read_label_file(folder / label_file, "\t").rows:
         if row.values[0] in GENRE_MERGE:
-            track = layout.read_track(layout.npy_path(folder / split, row.track_id))
+            track = read_track(layout.npy_path(folder / split, row.track_id), layout.ARRAYS)
             features.append(np.concatenate([track.mean(axis=0), track.std(axis=0)]))
             classes.append(GENRE_MERGE[row.values[0]])
     return np.array(features), classes
@@ -148,7 +149,7 @@ def test_emotions_follow_the_audio(demo) -> None:
     folder = demo[0] / "multitask_dataset"
     rows = layout.read_label_file(folder / "train_labels.txt", ",").rows
     mel = [
-        layout.read_track(layout.npy_path(folder / "train", r.track_id))[:, : layout.N_MEL]
+        read_track(layout.npy_path(folder / "train", r.track_id), layout.ARRAYS)[:, : layout.N_MEL]
         for r in rows
     ]
     values = np.array([[float(v) for v in r.values] for r in rows])

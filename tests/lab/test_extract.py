@@ -9,10 +9,11 @@ import pytest
 import soundfile as sf
 
 from components.datasets.lab import fma_genre, multitask
-from sweep import layout
-from sweep.audio_features import SR
 from sweep.errors import DataError
-from sweep.extract import extract_features
+from sweep.lab import layout
+from sweep.lab.audio_features import SR
+from sweep.lab.extract import extract_features
+from sweep.track_files import index_tracks, read_track
 
 SECONDS = 3.0  # chroma_cqt warns about its own FFT size on clips under ~3 s
 
@@ -75,10 +76,10 @@ def test_genre_table_to_kaggle_layout(audio, tmp_path) -> None:
         folder = layout.dataset_dir(tmp_path / "out", "genre", beat)
         names = {"train", "test", "train_labels.txt", "test_labels.txt", "sources.tsv"}
         assert {p.name for p in folder.iterdir()} == names
-        on_disk = {**layout.index_tracks(folder / "train"), **layout.index_tracks(folder / "test")}
+        on_disk = {**index_tracks(folder / "train"), **index_tracks(folder / "test")}
         assert set(on_disk) == ids
         for path in on_disk.values():
-            frames = layout.read_track(path).shape[0]
+            frames = read_track(path, layout.ARRAYS).shape[0]
             assert frames == 1 + int(SECONDS * SR) // 512 if not beat else 1 <= frames < 100
         source = fma_genre(tmp_path / "out", beat=beat)  # the lab's reader takes it as is
         assert source.class_names == ("Jazz", "Pop", "Rock")
@@ -94,7 +95,7 @@ def test_split_column_and_stratified_split_are_deterministic(audio, tmp_path) ->
     for run in ("a", "b"):
         extract_features(audio, labels, tmp_path / run, seed=3, test_fraction=0.5, workers=1)
         folder = layout.dataset_dir(tmp_path / run, "genre", False)
-        splits.append(set(layout.index_tracks(folder / "test")))
+        splits.append(set(index_tracks(folder / "test")))
     assert splits[0] == splits[1]
     explicit = write(
         tmp_path / "split.csv",
@@ -125,7 +126,7 @@ def test_target_table_to_multitask_layout(audio, tmp_path) -> None:
             "train_labels.txt",
             "sources.tsv",
         }
-        assert set(layout.index_tracks(folder / "test")) == {"103"}
+        assert set(index_tracks(folder / "test")) == {"103"}
         source = multitask(tmp_path / "out", beat=beat)
         assert source.parts["train"].ids == ("101", "102")
         np.testing.assert_allclose(

@@ -26,13 +26,14 @@ from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from sweep import layout
 from sweep.dataset_api import DataSource
 from sweep.errors import DataError
+from sweep.lab import layout
+from sweep.lab.folders import LAB_DATASETS, present_datasets
 from sweep.registry import datasets
-from sweep.summary import LAB_DATASETS, present_datasets
+from sweep.track_files import index_tracks, read_track
 
-# The lab's recipe (sweep.audio_features, not imported: it loads librosa): one full-resolution
+# The lab's recipe (sweep.lab.audio_features, not imported: it loads librosa): one full-resolution
 # frame is one hop of 512 samples at 22,050 Hz.
 SR = 22050
 HOP = 512
@@ -186,7 +187,7 @@ def _pick_samples(
         files[beat] = {}
         for part in ("train", "test"):
             if (folder / part).is_dir():
-                for tid, path in layout.index_tracks(folder / part).items():
+                for tid, path in index_tracks(folder / part).items():
                     files[beat].setdefault(tid, (path, part))
     everywhere = set.intersection(*(set(f) for f in files.values())) if files else set()
     if not everywhere and files:
@@ -238,7 +239,7 @@ def _read_sample(
         path, part = found[tid]
         sample.part = sample.part or part
         try:
-            sample.arrays["beat" if beat else "full"] = layout.read_track(path).T
+            sample.arrays["beat" if beat else "full"] = read_track(path, layout.ARRAYS).T
         except DataError as e:  # a corrupt sample is worth a note, not the whole command
             notes.append(f"skipped a sample: {e}")
             return None

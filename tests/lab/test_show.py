@@ -8,11 +8,11 @@ import matplotlib.image
 import pytest
 from typer.testing import CliRunner
 
-from sweep import layout
 from sweep.cli import app
 from sweep.errors import DataError
+from sweep.lab import layout
+from sweep.lab.show import class_figure, show_data
 from sweep.registry import datasets
-from sweep.show import class_figure, show_data
 
 RAW_GENRES = {"Rock", "Psych-Rock", "Classical", "Electronic", "Chiptune", "Soundtrack"}
 MERGED = ["Classical", "Electronic", "Rock"]

@@ -1,7 +1,7 @@
 """A small synthetic data set in exactly the Kaggle layout, to try the tool without the data.
 
 The audio is synthesised with numpy, then turned into features by the lab's recipe
-(`sweep.audio_features`), so the arrays look and behave like the real ones. Four styles
+(`sweep.lab.audio_features`), so the arrays look and behave like the real ones. Four styles
 that really differ in tempo, rhythm, timbre and harmony, each track varied at random
 (tempo, key, mode, groove, level, noise):
 
@@ -31,9 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sweep import layout
-from sweep.audio_features import SR, features_from_audio, parallel_map
 from sweep.errors import DataError
+from sweep.lab import layout
+from sweep.lab.audio_features import SR, features_from_audio, parallel_map
 
 STYLES = ("Classical", "Electronic", "Hip-Hop", "Rock")
 # FMA sub-genres the 20->10 merge folds into a style; every SUBGENRE_EVERY-th track of a
