@@ -30,8 +30,8 @@ import optuna
 import torch
 from scipy.stats import spearmanr
 
-from sweep.baseline import run_baseline
 from sweep.data import prepare
+from sweep.report.baseline import run_baseline
 from sweep.specfile import load_spec
 from sweep.study import load_checkpoint, refit_trial, run_study
 from sweep.train import predict, set_threads
