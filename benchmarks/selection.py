@@ -30,10 +30,10 @@ import optuna
 import torch
 from scipy.stats import spearmanr
 
-from sweep.baseline import run_baseline
 from sweep.checkpoints import load_checkpoint
 from sweep.data import prepare
 from sweep.evaluate import refit_trial
+from sweep.report.baseline import run_baseline
 from sweep.run import run_study
 from sweep.specfile import load_spec
 from sweep.train import predict, set_threads

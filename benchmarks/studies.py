@@ -212,8 +212,9 @@ def run_workers(
 
 def run_quality(data_root: Path, minutes: float = 20, specs=QUALITY_SPECS) -> dict:
     """Each spec with a CPU budget of `minutes` on one core, all at once."""
-    from sweep.baseline import run_baseline, study_split_spec
     from sweep.data import prepare
+    from sweep.report.baseline import run_baseline
+    from sweep.report.study_data import study_split_spec
     from sweep.spec import Spec
 
     out: dict = {"minutes": minutes, "specs": {}}

@@ -1,5 +1,6 @@
 """A practitioner's baseline: pooled features and a linear model, on a study's own split.
 
+    from sweep.report.study_data import study_split_spec
     spec = study_split_spec(study_spec.resolved_data, study_folder, root)
     data = sweep.data.prepare(spec)         # the study's split, exactly (its split.json)
     result = run_baseline(data)
@@ -19,7 +20,6 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,9 +30,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sweep.data import PreparedData
-from sweep.errors import SweepError
 from sweep.metrics import evaluation_report, spearman
-from sweep.spec import DataSpec
 from sweep.tracks import TrackSet
 
 C_GRID = (0.001, 0.01, 0.1, 1.0, 10.0)  # inverse regularisation of the logistic regression
@@ -185,51 +183,3 @@ def _regression(
         predicted[:, k] = model.predict(x_test)
     report = evaluation_report("regression", predicted, y_test, data.target_names)
     return BaselineResult("Ridge", chosen, validation, report, {}, 0.0)
-
-
-# ----------------------------------------------------------------------------- a study's data
-
-
-def locate_root(root: Path, results: Path, override: Path | None = None) -> Path | None:
-    """Where a study's data is: the override, else data.root as given (relative to the
-    current folder), else relative to the folder holding `results` (where `sweep run` was
-    most likely started); None where none of them is a folder."""
-    candidates = [override] if override is not None else []
-    candidates += [Path(root), Path(results).resolve().parent / root]
-    for path in candidates:
-        if path is not None and Path(path).is_dir():
-            return Path(path)
-    return None
-
-
-def study_split_spec(data: DataSpec, study_folder: Path, root: Path) -> DataSpec:
-    """The data spec that rebuilds a study's split exactly: its data found at `root`, its
-    split read back from the study's split.json where the study wrote one (a study
-    stopped before its end has none; its seeded split is carved again, the same)."""
-    update: dict[str, Any] = {"root": Path(root)}
-    split = Path(study_folder) / "split.json"
-    if split.is_file():
-        update["split_file"] = split
-    return data.model_copy(update=update)
-
-
-def checkpoint_outputs(trial_folder: Path, data: PreparedData) -> np.ndarray:
-    """The outputs (probabilities or values) on the test split, on the CPU, of the model a
-    trial stands for (its fold ensemble, refit or own model: `trial_checkpoint`).
-
-    Raises:
-        SweepError: no checkpoint, or one made for other features than `data` holds.
-    """
-    import torch
-
-    from sweep.checkpoints import load_checkpoint, predict_checkpoint
-    from sweep.results import TrialFolder
-
-    model, ckpt = load_checkpoint(TrialFolder(trial_folder).tested_model())
-    if ckpt["n_features"] != data.n_features:
-        raise SweepError(
-            f"{trial_folder}: the checkpoint expects {ckpt['n_features']} features, the "
-            f"study's data has {data.n_features}"
-        )
-    batch = ckpt["spec"]["training"]["batch_size"]
-    return predict_checkpoint(model, ckpt, data, data.test(), batch, torch.device("cpu"))

@@ -1,0 +1,34 @@
+"""sweep.report.figures: every figure writes a PNG from tiny hand-made inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sweep.report import figures
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def test_every_figure_is_a_png(tmp_path):
+    points = [
+        {"number": 0, "state": "COMPLETE", "value": 0.5, "reference": True},
+        {"number": 1, "state": "PRUNED", "value": 0.25, "reference": False},
+        {"number": 2, "state": "COMPLETE", "value": 0.75, "reference": False},
+        {"number": 3, "state": "PRUNED", "value": 0.3, "reference": False},
+    ]
+    curves = [
+        {"epoch": e, "train_loss": 1 / e, "val_loss": 1.2 / e, "val": {"accuracy": e / 4}}
+        for e in (1, 2, 3)
+    ]
+    true = np.array([[0.1, 0.2], [0.5, 0.4], [0.9, 0.7]])
+    scores = {"valence": {"spearman": 1.0, "pearson": 0.9}}
+    paths = [
+        figures.history_plot(points, "accuracy", "maximize", tmp_path / "a" / "history.png"),
+        figures.importance_plot({"lr": 0.75, "hidden_size": 0.25}, tmp_path / "imp.png"),
+        figures.curves_plot(curves, "accuracy", tmp_path / "curves.png", 2, curves[:2]),
+        figures.confusion_plot([[2, 1], [0, 3]], ["Rock", "Pop"], tmp_path / "confusion.png"),
+        figures.scatter_plot(true, true[::-1], ["valence", "energy"], scores, tmp_path / "s.png"),
+    ]
+    for path in paths:
+        assert path.read_bytes()[:8] == PNG, path
+    assert paths[0].parent == tmp_path / "a"  # its folder made on the way

@@ -1,0 +1,36 @@
+"""sweep.report.sections: a study's section from what its folder holds, figures or not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sweep.report.document import Bullets, Heading, Image, Para, Table
+from sweep.report.records import StudyRecord
+from sweep.report.sections import study_section
+
+
+def test_a_study_with_no_trial_gets_a_section_that_says_so(tmp_path):
+    raw = {
+        "description": "A study that never ran.",
+        "reference": ["lstm_genre_all_beat", "not_a_row"],
+        "data": {"dataset": "fma_genre", "features": "fused", "beat": True, "root": "data"},
+    }
+    split = {"train": ["a", "b"], "validation": ["c"], "test": ["d"], "test_fraction": 0.2}
+    record = StudyRecord("s", Path("results/s"), raw, None, None, {}, {}, split, ["a note"])
+    blocks = study_section(record, tmp_path, [])
+    assert blocks[0] == Heading(2, "Study s") and blocks[1] == Para("A study that never ran.")
+    facts = blocks[2]
+    assert isinstance(facts, Bullets)
+    assert facts.items[0].startswith("Compared with: `lstm_genre_all_beat` of the lab report")
+    assert facts.items[1] == "Compared with: `not_a_row` (not a row of the reference table)"
+    assert facts.items[2].endswith("; split 2 train / 1 validation / 1 test tracks (test set "
+                                   "carved from train)")  # fmt: skip
+    assert facts.items[3] == (
+        "Trials: 0 (0 complete, 0 pruned, 0 failed); trial wall time – summed over trials"
+    )
+    assert Para("Note: a note", note=True) in blocks
+    assert Para("No trial has reported a value yet.", note=True) in blocks
+    assert Para("Skipped: 0 complete trial(s); importances need at least 2.", note=True) in blocks
+    assert not any(isinstance(b, Table | Image) for b in blocks)  # nothing tested or drawn
+    assert blocks[-1].text.startswith("All trials: `studies/s/trials.csv`")
+    assert (tmp_path / "studies" / "s" / "trials.csv").is_file()

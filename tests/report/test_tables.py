@@ -1,0 +1,119 @@
+"""sweep.report.tables: CSV files keep integers integers; the document tables of hand-made
+lines and records (a spanning "no study yet", changed parameters, the reference kept)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sweep.report.records import StudyRecord
+from sweep.report.tables import main_table, params_table, top_trials_table, write_csv
+
+
+def test_counts_stay_integers_where_a_line_has_none(tmp_path):
+    path = tmp_path / "lines.csv"
+    write_csv([{"study": "a", "complete": 3, "value": 0.5}, {"study": "b", "complete": None}], path)
+    assert path.read_text().splitlines() == ["study,complete,value", "a,3,0.5", "b,,"]
+
+
+def line(**values) -> dict:
+    base = {
+        "group": "genre",
+        "reference_model": "row",
+        "reference_model_config": "lstm, fused, beat",
+        "report_metric": "accuracy",
+        "report_value": 0.5,
+        "report_details": "macro-F1 0.40; weighted-F1 0.45",
+        "study": "s",
+        "status": "ok",
+        "dataset": "fma_genre",
+        "targets": "",
+        "features": "fused",
+        "beat": True,
+        "data_root": "data",
+        "test_n": 16,
+        "test_metric": "accuracy",
+        "reference_trial": 0,
+        "reference_test": 0.5,
+        "best_trial": 2,
+        "validation_metric": "accuracy",
+        "best_validation": 0.75,
+        "best_test": 0.625,
+        "best_test_details": "",
+        "delta_test": 0.125,
+        "baseline_test": None,
+        "complete": 3,
+        "pruned": 1,
+        "failed": 0,
+        "running": 0,
+        "trial_wall_seconds": 120.0,
+    }
+    return {**base, **values}
+
+
+def test_main_table_shows_a_row_s_cells_once_and_spans_an_absent_study():
+    lines = [
+        line(),
+        line(study="t", status="not tested yet"),
+        {**line(reference_model="other_row"), "study": "", "status": "no study yet"},
+    ]
+    table = main_table(lines)
+    first, second, absent = table.rows
+    assert first[0] == ("row\nlstm, fused, beat", "nowrap")
+    assert first[1] == ("accuracy 0.500\nmacro-F1 0.40\nweighted-F1 0.45", "nowrap")
+    assert first[2:] == [
+        "s",
+        "fma_genre\nfused · beat\ndata",
+        "16",
+        "accuracy",
+        "0.500 (#0)",
+        "#2: 0.750\naccuracy",
+        "0.625",
+        ("+0.125", "pos"),
+        "–",
+        "3 / 1 / 0",
+        "2.0 min",
+    ]
+    assert second[:3] == ["", "", "t\n(not tested yet)"]  # the row's cells only once
+    assert absent[2:] == ["no study yet"]  # one cell, spanning the rest in HTML
+    assert table.row_classes == ["group-genre first", "group-genre", "absent group-genre first"]
+
+
+def record(test: dict) -> StudyRecord:
+    return StudyRecord("s", Path("s"), {}, None, None, test, {}, {})
+
+
+def test_params_table_marks_what_the_best_trial_changed():
+    table = params_table(
+        record(
+            {
+                "best": {"params": {"training.lr": 0.001234567, "pooling": "mean"}},
+                "reference": {"params": {"training.lr": 0.0001, "pooling": "mean"}},
+            }
+        )
+    )
+    assert table.rows == [
+        ["`training.lr`", ("0.001235", "changed"), "0.0001"],
+        ["`pooling`", ("mean", ""), "mean"],
+    ]
+    assert params_table(record({})) is None
+
+
+def test_top_trials_keep_the_reference_beyond_the_ten_best():
+    def trial(n: int, value: float, reference: bool = False) -> dict:
+        return {
+            "number": n,
+            "state": "COMPLETE",
+            "value": value,
+            "reference": reference,
+            "epochs": 5,
+            "wall_seconds": 2.0,
+            "params.training.lr": 0.01,
+        }
+
+    trials = [trial(0, 0.0, reference=True)] + [trial(n, n / 100) for n in range(1, 13)]
+    table = top_trials_table(record({}), trials)
+    assert table.columns == ["Rank", "Trial", "accuracy", "Epochs", "Wall s", "lr"]
+    assert [row[1] for row in table.rows][:2] == ["#12", "#11"]  # maximised: best first
+    assert table.rows[-1][:2] == ["13", "#0 (reference)"]
+    assert len(table.rows) == 11 and table.row_classes[-1] == "ref"
+    assert top_trials_table(record({}), []) is None
