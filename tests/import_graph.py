@@ -2,6 +2,7 @@
 
     python3 tests/import_graph.py            # prints every cycle; exit 1 if there is one
     python3 tests/import_graph.py --edges    # prints the graph, one `a -> b` a line
+    python3 tests/import_graph.py --tree     # the module tree of ARCHITECTURE.md
 
 Every import counts, also the ones inside functions: a lazy import hides a loop from
 Python's import machinery, not from a reader. Read statically (ast), so nothing is imported.
@@ -121,7 +122,37 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
+def first_docstring_line(path: Path) -> str:
+    doc = ast.get_docstring(ast.parse(path.read_text()))
+    return doc.splitlines()[0].strip() if doc else "(no docstring)"
+
+
+def tree() -> str:
+    """Every module of sweep and components, one line each: its path and the first line
+    of its docstring (the idea it holds). ARCHITECTURE.md shows exactly this."""
+
+    def order(path: Path) -> tuple:
+        # in each package: its own __init__ first, then its modules, then its sub-packages
+        parts = path.relative_to(REPO).parts
+        name = "" if parts[-1] == "__init__.py" else parts[-1]
+        return (*((1, p) for p in parts[:-1]), (0, name))
+
+    rows = []
+    for path in sorted(modules().values(), key=order):
+        rel = path.relative_to(REPO)
+        if rel.name == "__init__.py":
+            label = "  " * (len(rel.parts) - 2) + rel.parent.name + "/"
+        else:
+            label = "  " * (len(rel.parts) - 1) + rel.name
+        rows.append((label, first_docstring_line(path)))
+    width = max(len(label) for label, _ in rows) + 2
+    return "\n".join(f"{label:<{width}}{idea}" for label, idea in rows)
+
+
 def main(argv: list[str]) -> int:
+    if "--tree" in argv:
+        print(tree())
+        return 0
     edges = graph()
     if "--edges" in argv:
         for a in sorted(edges):
