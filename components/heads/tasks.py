@@ -18,7 +18,7 @@ from sweep.model import check_dropout, check_positive, is_integer
 from sweep.registry import heads
 
 
-@heads.register("classifier")
+@heads.register("classifier", default_for_task="classification")
 def classifier(
     in_features: int, n_outputs: int, hidden_size: int = 0, dropout: float = 0.0
 ) -> ClassifierHead:
@@ -41,7 +41,7 @@ def classifier(
     return ClassifierHead(in_features, n_outputs, hidden_size, dropout)
 
 
-@heads.register("regressor")
+@heads.register("regressor", default_for_task="regression")
 def regressor(
     in_features: int, n_outputs: int, hidden_size: int = 0, dropout: float = 0.0
 ) -> RegressionHead:
@@ -61,7 +61,7 @@ def regressor(
     return RegressionHead(in_features, n_outputs, hidden_size, dropout, [1.0] * n_outputs)
 
 
-@heads.register("multitask")
+@heads.register("multitask", default_for_task="multitask")
 def multitask(
     in_features: int,
     n_outputs: int,
