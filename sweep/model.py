@@ -11,7 +11,8 @@ registered):
 - A head factory takes `(in_features, n_outputs, ...)`. The module it returns has a class
   attribute `task` ("classification" or "regression"), `forward(embedding) -> outputs`,
   `loss(outputs, targets) -> scalar` and `predict(outputs)`: class probabilities (B, C) or
-  values (B, K).
+  values (B, K). A head may register as the default of a task kind
+  (`@heads.register(name, default_for_task="regression")`): a spec that names no head gets it.
 
 The checks at the end of this module are shared by the built-in components, and are there
 for plugin authors too, so that every component words its errors the same way.

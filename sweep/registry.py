@@ -12,9 +12,15 @@ Looking up an unknown name raises a `RegistryError` that lists what exists and s
 closest name. Components come from two places: the `sweep.components` entry-point group and
 a user's file passed with `--code` (see `import_user_code`). Entry points are named
 `<registry>.<component>` and point to the module that registers the component, e.g.
-`"backbones.tiny_gru" = "my_package.tiny_gru"`; sweep's own components are declared in its
-pyproject.toml exactly as a third party's are. A module is imported only when one of its
-names is asked for, so one broken plugin cannot break everything else.
+`"backbones.tiny_gru" = "my_package.tiny_gru"` (see `sweep.entry_points`); sweep's own
+components are declared in its pyproject.toml exactly as a third party's are. A module is
+imported only when one of its names is asked for, so one broken plugin cannot break
+everything else.
+
+A component may register with the keywords its registry declares besides its name: a head
+the task kind it is the default for (`default_for_task`), a data set its default feature
+set (`default_features`). That is how a spec's defaults come from the components, and the
+engine names none of them.
 
 The registry is also the one place that reads a component's signature: its parameters and
 defaults (`parameters`, `defaults`), which of them the engine passes itself (each registry's
@@ -29,20 +35,15 @@ import difflib
 import importlib.util
 import inspect
 import sys
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
-from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any, TypeVar
 
+from sweep.entry_points import Declared, declared_components
 from sweep.errors import SweepError
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-ENTRY_POINT_GROUP = "sweep.components"
-DISTRIBUTION = "sweep"  # the distribution whose pyproject.toml declares the built-in components
 
 NO_DEFAULT = inspect.Parameter.empty  # the default of a parameter that has none
 
@@ -115,14 +116,6 @@ class CallCheck:
             if name in self.suggestions:
                 return f" Did you mean {self.suggestions[name]!r}?"
         return ""
-
-
-@dataclass(frozen=True)
-class Declared:
-    """A component declared as an entry point, and the distribution that declares it."""
-
-    entry_point: EntryPoint
-    distribution: str
 
 
 class Registry:
@@ -298,9 +291,8 @@ class Registry:
                 and n not in self.engine_args
                 and n not in params
             ),
-            positional_only=()
-            if var_keyword
-            else tuple(
+            # refused by name even with **kwargs, as `Signature.bind` (unlike a call) does
+            positional_only=tuple(
                 n for n in params if n in taken and taken[n].kind is taken[n].POSITIONAL_ONLY
             ),
             error=error,
@@ -374,47 +366,6 @@ heads = Registry(
 )
 
 REGISTRIES: dict[str, Registry] = {r.key: r for r in (datasets, feature_sets, backbones, heads)}
-
-
-def declared_components() -> dict[str, Declared]:
-    """Every component declared in the `sweep.components` group, by entry-point name.
-
-    What importlib.metadata finds depends on sys.path alone within a process, so the scan
-    (milliseconds: every distribution's metadata is read) is cached on it.
-    """
-    return _declared_on(tuple(sys.path), entry_points)
-
-
-@cache
-def _declared_on(path: tuple[str, ...], find: Callable[..., Any]) -> dict[str, Declared]:
-    checkout = _checkout_entry_points()
-    declared: dict[str, Declared] = {}
-    for ep in find(group=ENTRY_POINT_GROUP):
-        dist = ep.dist.name if ep.dist else "an unknown distribution"
-        if checkout is not None and dist == DISTRIBUTION:
-            continue  # the checkout's own pyproject.toml says what sweep declares
-        declared.setdefault(ep.name, Declared(ep, dist))
-    for ep in checkout or ():
-        declared[ep.name] = Declared(ep, f"{DISTRIBUTION} (pyproject.toml)")
-    return declared
-
-
-def _checkout_entry_points() -> list[EntryPoint] | None:
-    """sweep's own entry points when it runs from a source checkout, else None.
-
-    An editable install writes the entry points into its metadata when it is installed, and
-    they go stale when pyproject.toml changes after (a built-in component added, a branch
-    switched): the components would go missing, or point to modules that are gone. In a
-    checkout, the pyproject.toml beside the `sweep` package is the truth.
-    """
-    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
-    if not pyproject.is_file():
-        return None
-    project = tomllib.loads(pyproject.read_text()).get("project", {})
-    if project.get("name") != DISTRIBUTION:
-        return None
-    group = project.get("entry-points", {}).get(ENTRY_POINT_GROUP, {})
-    return [EntryPoint(name, value, ENTRY_POINT_GROUP) for name, value in group.items()]
 
 
 def import_user_code(path: Path) -> None:

@@ -2,7 +2,8 @@
 
 Each is an optional hidden layer (Linear + ReLU + Dropout) on the backbone's embedding, then
 one Linear layer to the outputs. The multitask head is the regressor with one loss weight
-per target: the targets share every layer but the last.
+per target: the targets share every layer but the last. Each is registered as the default
+head of one task kind (`default_for_task`): the head a spec gets when it names none.
 """
 
 from __future__ import annotations
