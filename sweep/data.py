@@ -12,7 +12,6 @@ statistics come from the training split alone.
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -177,14 +176,16 @@ class PreparedData:
 
 def build_source(spec: DataSpec) -> DataSource:
     """The data set component named by the spec, with its options checked against it."""
-    factory = datasets.get(spec.dataset)
-    try:
-        inspect.signature(factory).bind(root=spec.root, beat=spec.beat, **spec.options)
-    except TypeError as e:
+    check = datasets.check_call(spec.dataset, spec.options)
+    misfit = check.error
+    if check.engine_given:
+        misfit = f"{check.engine_given[0]!r} is set by sweep from the data"
+    if misfit is not None:
         raise SpecError(
-            f"data.options: {e} (data set {spec.dataset!r} takes {inspect.signature(factory)})"
-        ) from e
-    return factory(root=spec.root, beat=spec.beat, **spec.options)
+            f"data.options: {misfit} (data set {spec.dataset!r} takes "
+            f"{datasets.signature(spec.dataset)}){check.hint}"
+        )
+    return datasets.build(spec.dataset, root=spec.root, beat=spec.beat, **spec.options)
 
 
 def prepare(spec: DataSpec) -> PreparedData:

@@ -11,7 +11,8 @@ registered):
 - A head factory takes `(in_features, n_outputs, ...)`. The module it returns has a class
   attribute `task` ("classification" or "regression"), `forward(embedding) -> outputs`,
   `loss(outputs, targets) -> scalar` and `predict(outputs)`: class probabilities (B, C) or
-  values (B, K).
+  values (B, K). A head may register as the default of a task kind
+  (`@heads.register(name, default_for_task="regression")`): a spec that names no head gets it.
 
 The checks at the end of this module are shared by the built-in components, and are there
 for plugin authors too, so that every component words its errors the same way.
@@ -19,15 +20,14 @@ for plugin authors too, so that every component words its errors the same way.
 
 from __future__ import annotations
 
-import inspect
 import numbers
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from sweep.registry import backbones, heads
+from sweep.registry import Registry, backbones, heads
 
 
 class SpectrogramModel(nn.Module):
@@ -82,36 +82,28 @@ def build_model(
         RegistryError: An unknown backbone or head name.
         ValueError: A parameter the component does not take, or a value it refuses.
     """
-    backbone_factory = backbones.get(backbone)
-    _check_params("backbone", backbone, backbone_factory, ("n_features",), backbone_params)
-    net = backbone_factory(n_features=n_features, **backbone_params)
-    head_factory = heads.get(head)
-    _check_params("head", head, head_factory, ("in_features", "n_outputs"), head_params)
-    top = head_factory(in_features=net.out_features, n_outputs=n_outputs, **head_params)
+    _check_params(backbones, backbone, backbone_params)
+    net = backbones.build(backbone, n_features=n_features, **backbone_params)
+    _check_params(heads, head, head_params)
+    top = heads.build(head, in_features=net.out_features, n_outputs=n_outputs, **head_params)
     return SpectrogramModel(net, top)
 
 
-def _check_params(
-    kind: str,
-    name: str,
-    factory: Callable[..., Any],
-    given_by_engine: tuple[str, ...],
-    params: dict[str, Any],
-) -> None:
+def _check_params(registry: Registry, name: str, params: dict[str, Any]) -> None:
     """A parameter the factory does not take, or one the engine sets, is a ValueError here,
     not a TypeError from deep inside the call."""
-    signature = inspect.signature(factory)
-    for param in params:
-        if param in given_by_engine:
-            raise ValueError(
-                f"{kind} {name!r}: {param} is set by build_model (from the data or the "
-                f"backbone), not by parameters, but got {param}={params[param]!r}"
-            )
-    try:
-        signature.bind(**dict.fromkeys(given_by_engine), **params)
-    except TypeError as e:
-        settable = [p for p in signature.parameters if p not in given_by_engine]
-        raise ValueError(f"{kind} {name!r}: {e} (it takes: {', '.join(settable)})") from e
+    check = registry.check_call(name, params)
+    if check.engine_given:
+        param = check.engine_given[0]
+        raise ValueError(
+            f"{registry.kind} {name!r}: {param} is set by build_model (from the data or the "
+            f"backbone), not by parameters, but got {param}={params[param]!r}"
+        )
+    if check.error is not None:
+        raise ValueError(
+            f"{registry.kind} {name!r}: {check.error} "
+            f"(it takes: {', '.join(registry.settable(name))}){check.hint}"
+        )
 
 
 def count_parameters(model: nn.Module) -> int:

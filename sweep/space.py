@@ -11,13 +11,13 @@ travel through Optuna as JSON text and are decoded here.
 from __future__ import annotations
 
 import copy
-import inspect
 import json
 from collections.abc import Iterator
 from typing import Any
 
 import optuna
 
+from sweep.registry import NO_DEFAULT, backbones, datasets, heads
 from sweep.spec import CategoricalParam, Choice, FloatParam, IntParam, Param, Spec
 
 
@@ -69,7 +69,7 @@ def get_path(spec: Spec, path: str) -> Any:
         given = getattr(spec.model, kind)
         if name in given:
             return given[name]
-        return component_defaults(spec, kind).get(name, inspect.Parameter.empty)
+        return component_defaults(spec, kind).get(name, NO_DEFAULT)
     if section == "data" and rest.startswith("options."):
         name = rest.removeprefix("options.")
         return spec.data.options.get(name, component_defaults(spec, "options").get(name))
@@ -81,19 +81,12 @@ def get_path(spec: Spec, path: str) -> Any:
 
 def component_defaults(spec: Spec, kind: str) -> dict[str, Any]:
     """The default parameter values of the backbone, head or data set a spec names."""
-    from sweep.registry import backbones, datasets, heads
-
     registry, name = {
         "backbone_params": (backbones, spec.model.backbone),
         "head_params": (heads, spec.head),
         "options": (datasets, spec.data.dataset),
     }[kind]
-    signature = inspect.signature(registry.get(name))
-    return {
-        n: p.default
-        for n, p in signature.parameters.items()
-        if p.default is not inspect.Parameter.empty
-    }
+    return registry.defaults(name)
 
 
 def reference_params(spec: Spec) -> dict[str, Any]:

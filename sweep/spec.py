@@ -22,6 +22,9 @@ from pydantic import (
     model_validator,
 )
 
+from sweep.errors import SpecError, SweepError
+from sweep.registry import datasets, heads
+
 Scalar = str | int | float | bool | None
 Choice = Scalar | list[Scalar]
 
@@ -42,7 +45,12 @@ class DataSpec(Frozen):
 
     dataset: str = Field(description="registered data set, e.g. fma_genre or multitask")
     root: Path = Field(description="the Kaggle data/ folder (relative to the current folder)")
-    features: str = Field("fused", description="registered feature set: mel, chroma or fused")
+    # None only where the data set is unknown or names no default: `sweep.validate` says so.
+    features: str = Field(
+        None,
+        description="registered feature set, e.g. mel, chroma or fused (default: the data "
+        "set's own, registered as its default_features)",
+    )
     beat: bool = Field(True, description="beat-synchronised arrays (else full resolution)")
     options: dict[str, Any] = Field(
         default_factory=dict,
@@ -74,6 +82,23 @@ class DataSpec(Frozen):
     )
     skip_bad: bool = Field(False, description="skip unreadable or invalid tracks, counted")
     cache: bool = Field(True, description="cache parsed arrays on disk (see sweep data cache)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_features(cls, data: Any) -> Any:
+        """No `features`: the data set's default, named where the data set is registered."""
+        if (
+            isinstance(data, dict)
+            and "features" not in data
+            and isinstance(data.get("dataset"), str)
+        ):
+            try:
+                default = datasets.metadata(data["dataset"]).get("default_features")
+            except SweepError:
+                return data  # an unknown or broken data set, which the spec's check reports
+            if default is not None:
+                data = {**data, "features": default}
+        return data
 
     @model_validator(mode="after")
     def _fractions_leave_training_data(self) -> DataSpec:
@@ -114,9 +139,16 @@ class TaskSpec(Frozen):
 
     @property
     def default_head(self) -> str:
-        return {"classification": "classifier", "regression": "regressor"}.get(
-            self.kind, "multitask"
-        )
+        """The head registered as this task's default (`default_for_task`)."""
+        found = heads.find("default_for_task", self.kind)
+        if len(found) != 1:
+            failed = "".join(f"; {message}" for message in heads.failed().values())
+            raise SpecError(
+                f"model.head: {' and '.join(map(repr, found)) or 'no head'} "
+                f"{'are' if found else 'is'} registered as the default for {self.kind} "
+                f"(default_for_task); name the head in model.head{failed}"
+            )
+        return found[0]
 
 
 class ModelSpec(Frozen):

@@ -13,7 +13,6 @@ input rows.
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 from typing import Any
 
@@ -107,11 +106,5 @@ def load_backbone(model: torch.nn.Module, checkpoint: Path) -> None:
 
 def _with_defaults(name: str, params: dict[str, Any]) -> dict[str, Any]:
     """A backbone's parameters with its defaults filled in, lists as lists (for comparing)."""
-    signature = inspect.signature(backbones.get(name))
-    full = {
-        n: p.default
-        for n, p in signature.parameters.items()
-        if p.default is not inspect.Parameter.empty
-    }
-    full.update(params)
+    full = {**backbones.defaults(name), **params}
     return {k: list(v) if isinstance(v, tuple) else v for k, v in sorted(full.items())}

@@ -9,12 +9,19 @@ located in the spec file, like a schema error.
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 from sweep.errors import SweepError
 from sweep.references import reference_table
-from sweep.registry import Registry, backbones, datasets, feature_sets, heads
+from sweep.registry import (
+    NO_DEFAULT,
+    Registry,
+    backbones,
+    datasets,
+    did_you_mean,
+    feature_sets,
+    heads,
+)
 from sweep.space import active_params, apply, reference_params
 from sweep.spec import METRICS, CategoricalParam, FloatParam, Param, Spec, TrainingSpec
 from sweep.specfile import Problem, SpecProblems, SpecSource
@@ -30,12 +37,6 @@ SEARCHABLE_DATA = (
     "eval_windows",
 )
 SEARCHABLE_TRAINING = tuple(f for f in TrainingSpec.model_fields if f not in ("device", "threads"))
-# Arguments the engine passes itself, inferred from the data.
-ENGINE_ARGS = {
-    "backbone": ("n_features",),
-    "head": ("in_features", "n_outputs"),
-    "dataset": ("root", "beat"),
-}
 
 
 def check_spec(spec: Spec, source: SpecSource) -> None:
@@ -55,6 +56,13 @@ def _problems(spec: Spec, source: SpecSource):
         (backbones, spec.model.backbone, ("model", "backbone")),
         (heads, spec.head, ("model", "head")),
     ):
+        if name is None:  # data.features left out, for a data set that names no default
+            yield at(
+                path,
+                f"dataset {spec.data.dataset!r} registers no default feature set "
+                f"(default_features): name one in data.features",
+            )
+            return
         if (message := _unknown(registry, name)) is not None:
             yield at(path, message)
             return  # the checks below need the components
@@ -69,15 +77,14 @@ def _problems(spec: Spec, source: SpecSource):
 
     yield from (
         at(("data", "options"), m)
-        for m in _bind("dataset", datasets, spec.data.dataset, spec.resolved_data.options)
+        for m in _bind(datasets, spec.data.dataset, spec.resolved_data.options)
     )
     misfits = [
         at(("model", "backbone_params"), m)
-        for m in _bind("backbone", backbones, spec.model.backbone, spec.model.backbone_params)
+        for m in _bind(backbones, spec.model.backbone, spec.model.backbone_params)
     ]
     misfits += [
-        at(("model", "head_params"), m)
-        for m in _bind("head", heads, spec.head, spec.model.head_params)
+        at(("model", "head_params"), m) for m in _bind(heads, spec.head, spec.model.head_params)
     ]
     yield from misfits
     if not misfits:  # only parameters that fit are worth building with
@@ -104,7 +111,7 @@ def _problems(spec: Spec, source: SpecSource):
     reference = reference_params(spec)
     for path, param in active_params(spec.search.space, reference):
         value = reference[path]
-        if value is inspect.Parameter.empty:
+        if value is NO_DEFAULT:
             yield at(
                 (*space_path, path),
                 "the reference configuration sets no value here and the component has no default",
@@ -155,24 +162,27 @@ def _check_space(spec, space: dict[str, Param], backbone: str, head: str, base: 
                     yield at(where, message, field)
         elif section == "model" and rest.startswith(("backbone_params.", "head_params.")):
             kind, _, name = rest.partition(".")
-            registry, component, role = (
-                (backbones, backbone, "backbone")
-                if kind == "backbone_params"
-                else (heads, head, "head")
+            registry, component = (
+                (backbones, backbone) if kind == "backbone_params" else (heads, head)
             )
-            if name in ENGINE_ARGS[role] or name not in _parameters(registry, component):
+            settable = _settable(registry, component)
+            if name not in settable:
                 yield at(
                     where,
-                    f"{role} {component!r} has no parameter {name!r} "
-                    f"(it has: {', '.join(_settable(registry, component, role))})",
+                    f"{registry.kind} {component!r} has no parameter {name!r} "
+                    f"(it has: {', '.join(settable)}){did_you_mean(name, settable)}",
                     field,
                 )
         elif section == "data" and rest.startswith("options."):
             name = rest.removeprefix("options.")
-            if name in ENGINE_ARGS["dataset"] or name not in _parameters(
-                datasets, spec.data.dataset
-            ):
-                yield at(where, f"dataset {spec.data.dataset!r} has no option {name!r}", field)
+            settable = _settable(datasets, spec.data.dataset)
+            if name not in settable:
+                yield at(
+                    where,
+                    f"dataset {spec.data.dataset!r} has no option {name!r}"
+                    + did_you_mean(name, settable),
+                    field,
+                )
         elif section == "data" and rest not in SEARCHABLE_DATA:
             yield at(
                 where,
@@ -283,35 +293,28 @@ def _unknown(registry: Registry, name: str) -> str | None:
 
 
 def _unknown_name(kind: str, name: str, known: list[str]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    return f"unknown {kind} {name!r}.{hint}"
+    return f"unknown {kind} {name!r}.{did_you_mean(name, known)}"
 
 
-def _parameters(registry: Registry, name: str) -> dict[str, inspect.Parameter]:
+def _settable(registry: Registry, name: str) -> list[str]:
+    """The parameters a spec may set; none for a component that does not exist (a problem
+    reported on its own)."""
     try:
-        return dict(inspect.signature(registry.get(name)).parameters)
+        return registry.settable(name)
     except SweepError:
-        return {}
+        return []
 
 
-def _settable(registry: Registry, name: str, role: str) -> list[str]:
-    return [p for p in _parameters(registry, name) if p not in ENGINE_ARGS[role]]
-
-
-def _bind(role: str, registry: Registry, name: str, params: dict[str, Any]):
+def _bind(registry: Registry, name: str, params: dict[str, Any]):
     """Messages for parameters that do not fit the component's signature."""
-    signature = inspect.signature(registry.get(name))
-    engine = {arg: None for arg in ENGINE_ARGS[role]}
-    for arg in ENGINE_ARGS[role]:
-        if arg in params:
-            yield f"{arg!r} is set by sweep from the data, not in the spec"
-    try:
-        signature.bind(**{**engine, **params})
-    except TypeError as e:
-        yield f"{e} ({role} {name!r} takes: {', '.join(_settable(registry, name, role))})"
+    check = registry.check_call(name, params)
+    for arg in check.engine_given:
+        yield f"{arg!r} is set by sweep from the data, not in the spec"
+    if check.error is not None:
+        yield (
+            f"{check.error} ({registry.kind} {name!r} takes: "
+            f"{', '.join(registry.settable(name))}){check.hint}"
+        )
 
 
 def _describe(param: Param) -> str:

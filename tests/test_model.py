@@ -35,7 +35,7 @@ def test_build_model_refuses_parameters_the_component_does_not_take():
         ValueError,
         match=r"backbone 'lstm': got an unexpected keyword argument "
         r"'hiden_size' \(it takes: hidden_size, num_layers, bidirectional, "
-        r"dropout, pooling\)",
+        r"dropout, pooling\) Did you mean 'hidden_size'\?$",
     ):
         build_model("lstm", "classifier", 12, 4, {"hiden_size": 8}, {})
     with pytest.raises(

@@ -127,6 +127,7 @@ def test_component_parameters_must_fit_the_signature(tmp_path):
         f"{path}:9:20 model.backbone_params: got an unexpected keyword "
         "argument 'num_layer' (backbone 'lstm' takes: hidden_size, "
     )
+    assert problem.endswith(", pooling) Did you mean 'num_layers'?")
 
 
 def test_every_search_path_names_a_real_parameter(tmp_path):
@@ -141,6 +142,7 @@ def test_every_search_path_names_a_real_parameter(tmp_path):
         f"{path}:16:39 search.space.model.backbone_params.hiden_size: "
         "backbone 'lstm' has no parameter 'hiden_size' (it has: "
     )
+    assert found[0].endswith(", pooling) Did you mean 'hidden_size'?")
     assert found[1].startswith(
         f"{path}:17:21 search.space.training.lrate: searchable training fields are"
     )
@@ -219,3 +221,63 @@ def test_values_a_component_refuses_are_found_before_training(tmp_path):
         f"{path}:9:20 model.backbone_params: pooling must be one of 'last', 'mean', "
         "'attention', but got pooling='lastt'"
     ]
+
+
+@pytest.fixture
+def registered():
+    """Components registered for one test, unregistered after it (other tests list names)."""
+    from sweep.registry import datasets, heads
+
+    added = []
+
+    def register(registry, name, factory, **metadata):
+        registry.register(name, **metadata)(factory)
+        added.append((registry, name))
+
+    yield register
+    for registry, name in added:
+        del registry._factories[name]
+        del registry._metadata[name]
+    assert "fma_genre" in datasets and "classifier" in heads
+
+
+def test_the_defaults_a_spec_leaves_out_are_the_components_own(tmp_path, registered):
+    from sweep.registry import datasets
+
+    spec = load_spec(write(tmp_path, GOOD))
+    assert spec.data.features == "fused" and spec.model.head is None
+    assert spec.model_dump()["data"]["features"] == "fused"  # the resolved spec says so
+    for kind, head in [("regression", "regressor"), ("multitask", "multitask")]:
+        assert spec.task.model_copy(update={"kind": kind}).default_head == head
+    registered(datasets, "chroma_data", lambda root, beat: None, default_features="chroma")
+    spec = load_spec(write(tmp_path, GOOD.replace("fma_genre", "chroma_data")))
+    assert spec.data.features == "chroma"
+    given = load_spec(write(tmp_path, GOOD.replace("root: data", "root: data\n  features: mel")))
+    assert given.data.features == "mel"
+
+
+def test_a_data_set_without_a_default_feature_set_needs_one_in_the_spec(tmp_path, registered):
+    from sweep.registry import datasets
+
+    registered(datasets, "plain_data", lambda root, beat: None)
+    path = write(tmp_path, GOOD.replace("fma_genre", "plain_data"))
+    assert problems(path) == [
+        f"{path}:3:3 data.features: dataset 'plain_data' registers no default feature set "
+        "(default_features): name one in data.features"
+    ]
+
+
+def test_two_default_heads_for_one_task_are_refused(tmp_path, registered):
+    from sweep.registry import heads
+
+    factory = lambda in_features, n_outputs: None  # noqa: E731
+    registered(heads, "other_classifier", factory, default_for_task="classification")
+    spec = load_spec(write(tmp_path, GOOD))
+    with pytest.raises(
+        SpecError,
+        match=r"model.head: 'classifier' and 'other_classifier' are registered as the default "
+        r"for classification \(default_for_task\); name the head in model.head",
+    ):
+        _ = spec.head
+    named = spec.model_copy(update={"model": spec.model.model_copy(update={"head": "classifier"})})
+    assert named.head == "classifier"  # naming the head is the way out

@@ -45,7 +45,7 @@ def _folder(root: Path, kind: str, beat: bool) -> Path:
     return folder
 
 
-@datasets.register("fma_genre")
+@datasets.register("fma_genre", default_features="fused")
 def fma_genre(root: Path, beat: bool, merge_classes: bool = True) -> DataSource:
     """FMA genre spectrograms: genre classification with the official test set.
 
@@ -113,7 +113,7 @@ def _genre_rows(path: Path) -> tuple[layout.LabelRow, ...]:
     return labels.rows
 
 
-@datasets.register("multitask")
+@datasets.register("multitask", default_features="fused")
 def multitask(root: Path, beat: bool, targets: Sequence[str] | None = None) -> DataSource:
     """Multitask emotion data: valence, energy and danceability in [0, 1], regression.
 

@@ -2,7 +2,8 @@
 
 Each is an optional hidden layer (Linear + ReLU + Dropout) on the backbone's embedding, then
 one Linear layer to the outputs. The multitask head is the regressor with one loss weight
-per target: the targets share every layer but the last.
+per target: the targets share every layer but the last. Each is registered as the default
+head of one task kind (`default_for_task`): the head a spec gets when it names none.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sweep.model import check_dropout, check_positive, is_integer
 from sweep.registry import heads
 
 
-@heads.register("classifier")
+@heads.register("classifier", default_for_task="classification")
 def classifier(
     in_features: int, n_outputs: int, hidden_size: int = 0, dropout: float = 0.0
 ) -> ClassifierHead:
@@ -41,7 +42,7 @@ def classifier(
     return ClassifierHead(in_features, n_outputs, hidden_size, dropout)
 
 
-@heads.register("regressor")
+@heads.register("regressor", default_for_task="regression")
 def regressor(
     in_features: int, n_outputs: int, hidden_size: int = 0, dropout: float = 0.0
 ) -> RegressionHead:
@@ -61,7 +62,7 @@ def regressor(
     return RegressionHead(in_features, n_outputs, hidden_size, dropout, [1.0] * n_outputs)
 
 
-@heads.register("multitask")
+@heads.register("multitask", default_for_task="multitask")
 def multitask(
     in_features: int,
     n_outputs: int,
