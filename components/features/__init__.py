@@ -1,1 +1,1 @@
-"""Feature set components: which rows of the stored (140, T) arrays a model sees."""
+"""Feature set components: which rows of a data set's stored arrays a model sees."""
