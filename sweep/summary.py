@@ -16,8 +16,12 @@ from sweep.data import PreparedData, Split, prepare
 from sweep.spec import DataSpec
 
 
-def summarise(root: Path, dataset: str, beat: bool, features: str, skip_bad: bool) -> Group:
-    spec = DataSpec(dataset=dataset, root=root, beat=beat, features=features, skip_bad=skip_bad)
+def summarise(root: Path, dataset: str, beat: bool, features: str | None, skip_bad: bool) -> Group:
+    """One data set at one resolution, as `prepare` loads it; `features` None: the data
+    set's own default feature set."""
+    chosen = {} if features is None else {"features": features}
+    spec = DataSpec(dataset=dataset, root=root, beat=beat, skip_bad=skip_bad, **chosen)
+    features = spec.features
     data = prepare(spec)
     warm_seconds = data.report.seconds
     splits = [data.train, data.validation, data.test()]

@@ -3,6 +3,8 @@ every module listed with its idea, the engine naming no component."""
 
 from __future__ import annotations
 
+import ast
+
 import pytest
 from import_graph import REPO, cycles, first_docstring_line, graph, modules, tree
 
@@ -66,3 +68,41 @@ def test_architecture_md_shows_every_module_with_its_idea():
         "ARCHITECTURE.md's module tree is out of date: paste the output of "
         "`python3 tests/import_graph.py --tree` into it"
     )
+
+
+TASK_KINDS = {"classification", "regression", "multitask"}  # the engine's own words
+
+
+def _code_strings(path) -> list[tuple[int, str]]:
+    """The string constants of a module's code: its docstrings (examples) left out."""
+    tree = ast.parse(path.read_text())
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        and ast.get_docstring(node) is not None
+    }
+    return [
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in docstrings
+    ]
+
+
+def test_the_engine_names_no_registered_component():
+    """Outside the lab's wing, no code string is a registered component's name: defaults
+    come from the components' registration (a head's `default_for_task`, a data set's
+    `default_features`), never from the engine."""
+    from sweep.registry import REGISTRIES
+
+    names = {name for registry in REGISTRIES.values() for name in registry.names()}
+    named = [
+        f"{module}:{line} {value!r}"
+        for module, path in modules().items()
+        if module.startswith("sweep") and not module.startswith("sweep.lab")
+        for line, value in _code_strings(path)
+        if value in names - TASK_KINDS
+    ]
+    assert named == []

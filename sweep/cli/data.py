@@ -27,7 +27,7 @@ def data_demo(
     else:
         console.print(f"Wrote the demo data set to [bold]{out}[/] in {info['seconds']:.1f} s.")
     if summary:
-        _print_summaries(out, datasets=None, beat=None, features="fused", skip_bad=False)
+        _print_summaries(out, datasets=None, beat=None, features=None, skip_bad=False)
 
 
 @data_app.command("summary")
@@ -40,7 +40,10 @@ def data_summary(
         bool | None,
         typer.Option("--beat/--full", help="Only beat-synchronised or only full arrays."),
     ] = None,
-    features: Annotated[str, typer.Option(help="Feature set: mel, chroma or fused.")] = "fused",
+    features: Annotated[
+        str | None,
+        typer.Option(help="Feature set, e.g. mel, chroma or fused (default: the data set's)."),
+    ] = None,
     skip_bad: Annotated[bool, typer.Option(help="Skip bad tracks and count them.")] = False,
 ) -> None:
     """Load data sets as a sweep would, and print splits, classes, lengths and load times."""
@@ -48,7 +51,11 @@ def data_summary(
 
 
 def _print_summaries(
-    root: Path, datasets: list[str] | None, beat: bool | None, features: str, skip_bad: bool
+    root: Path,
+    datasets: list[str] | None,
+    beat: bool | None,
+    features: str | None,
+    skip_bad: bool,
 ) -> None:
     # Which data sets a root holds, a component cannot say yet: the lab's folder names can.
     from sweep.lab.folders import present_datasets
