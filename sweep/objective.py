@@ -53,6 +53,7 @@ class Objective:
         spec: Spec,
         folder: Path,
         on_epoch: Callable | None = None,
+        on_note: Callable[[str], None] | None = None,
         init_from: Path | None = None,
         budget: int | None = None,
         folds: int = 1,
@@ -62,6 +63,7 @@ class Objective:
         self.spec = spec
         self.folder = folder
         self.on_epoch = on_epoch  # progress display: (trial number, record, value)
+        self.on_note = on_note  # what the user must hear now, in a line (the budget's estimate)
         self.init_from = init_from  # transfer: the checkpoint the backbone starts from
         self.budget = budget  # trials of the whole study, all workers together
         self.folds = folds  # cross-validation folds per trial (1: the validation split)
@@ -167,6 +169,8 @@ class Objective:
             if self.cpu_budget is not None:  # other workers count it before it ends
                 spent = time.process_time() - self._cpu_started
                 trial.set_user_attr(trials.CPU_SECONDS_SO_FAR, spent)
+                if record.epoch == 1 and not fold and trials.is_reference(trial):
+                    self._warn_if_the_reference_needs_the_budget(spec, spent)
                 # the budget holds to an epoch: a trial running when it is spent stops
                 # (pruned), except the reference, which is always measured to its end
                 if not trials.is_reference(trial) and (
@@ -176,6 +180,20 @@ class Objective:
                     raise optuna.TrialPruned("the study's CPU budget is spent")
 
         return fit(model, data, spec.training, spec.metric, spec.direction, on_epoch=report)
+
+    def _warn_if_the_reference_needs_the_budget(self, spec: Spec, first_epoch: float) -> None:
+        """Said after the reference's first epoch, not hours later: the reference always
+        runs to its end, so a budget it alone exceeds buys no search."""
+        most = first_epoch * spec.training.max_epochs * max(1, self.folds)
+        if self.on_note is None or most <= self.cpu_budget:
+            return
+        folds = f" x {self.folds} folds" if self.folds > 1 else ""
+        self.on_note(
+            f"the reference trial may need up to {most / 60:.1f} CPU minutes (its first epoch "
+            f"took {first_epoch:.0f} CPU s; {spec.training.max_epochs} epochs{folds}), more "
+            f"than the budget of {self.cpu_budget / 60:g}: it runs to its end, and little is "
+            f"left to search (train on crops: data.crop_frames, or fewer folds or epochs)"
+        )
 
     def _cross_validate(
         self,

@@ -42,6 +42,10 @@ class StudyProgress:
             self.status.stop()
             self.status = None
 
+    def note(self, text: str) -> None:
+        """A line the user must read now (printed above the live status line)."""
+        self.console.print(f"note: {text}", markup=False, highlight=False)
+
     def epoch(self, number: int, record: EpochRecord, value: float) -> None:
         if self.status is None:
             return

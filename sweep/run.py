@@ -104,6 +104,7 @@ def run_study(
                 plan,
                 on_epoch=progress.epoch if progress else None,
                 on_trial=progress.trial_finished if progress else None,
+                on_note=progress.note if progress else None,
                 data=data,
             )
     outcome = StudyOutcome(study, folder.path)

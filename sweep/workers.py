@@ -64,7 +64,12 @@ class WorkPlan:
 
 
 def work(
-    plan: WorkPlan, index: int = 0, on_epoch=None, on_trial=None, data: PreparedData | None = None
+    plan: WorkPlan,
+    index: int = 0,
+    on_epoch=None,
+    on_trial=None,
+    on_note=None,
+    data: PreparedData | None = None,
 ) -> Objective:
     """Run trials until the study's budget is spent or the deadline passes. `data`: the
     spec's data, already prepared by the caller (else each worker prepares its own)."""
@@ -74,6 +79,7 @@ def work(
         plan.spec,
         plan.folder,
         on_epoch=on_epoch,
+        on_note=on_note,
         init_from=plan.init_from,
         budget=plan.budget,
         folds=plan.folds,
@@ -181,6 +187,8 @@ def _show(events, study: optuna.Study, progress: Any, errors: list[str], timeout
             errors.append(payload[0])
         elif progress is None:
             continue
+        elif kind == "note":
+            progress.note(payload[0])
         elif kind == "epoch":
             number, record, value = payload
             progress.epoch(number, EpochRecord(**record), value)
@@ -207,6 +215,7 @@ def _worker_main(plan: WorkPlan, index: int, events) -> None:
             index,
             on_epoch=lambda n, record, v: events.put(("epoch", n, dataclasses.asdict(record), v)),
             on_trial=lambda study, trial: events.put(("trial", trial.number)),
+            on_note=lambda text: events.put(("note", text)),
         )
     except KeyboardInterrupt:
         sys.exit(130)

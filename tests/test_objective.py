@@ -1,4 +1,7 @@
-"""A trial's outcome as a state with its reason: diverged, out of memory, pruned, refused."""
+"""A trial's outcome as a state with its reason (diverged, out of memory, pruned, refused), and
+the budget's estimate said after the reference's first epoch."""
+
+import re
 
 import optuna
 import pytest
@@ -100,3 +103,47 @@ def test_a_configuration_the_component_refuses_is_a_failed_trial(tmp_path, tiny_
     assert bad and all(t.state == STATES.FAIL for t in bad)
     assert bad[0].user_attrs["reason"].startswith("invalid configuration: ")
     assert trials[0].state == STATES.COMPLETE  # the reference, and the study went on
+
+
+class _Notes:
+    """A progress display that keeps the notes it is told (and ignores the rest)."""
+
+    def __init__(self) -> None:
+        self.notes: list[str] = []
+
+    def start(self, study, budget) -> None: ...
+
+    def epoch(self, number, record, value) -> None: ...
+
+    def trial_finished(self, study, trial) -> None: ...
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+
+def test_a_budget_the_reference_alone_exceeds_is_said_after_its_first_epoch(tmp_path, tiny_root):
+    # 100,000 epochs of any first epoch exceed a budget of 0.01 CPU minutes, whatever the
+    # machine's speed; the reference is stopped by its patience, long before
+    spec = tiny_spec(
+        tmp_path,
+        tiny_root,
+        training={"max_epochs": 100_000, "patience": 1, "threads": 1},
+        search={"n_trials": 1, "budget": 0.01},
+    )
+    progress = _Notes()
+    run_study(spec, tmp_path / "results", progress=progress)
+    assert len(progress.notes) == 1
+    assert re.fullmatch(
+        r"the reference trial may need up to [\d.]+ CPU minutes \(its first epoch took \d+ "
+        r"CPU s; 100000 epochs\), more than the budget of 0.01: it runs to its end, and "
+        r"little is left to search \(train on crops: data.crop_frames, or fewer folds or "
+        r"epochs\)",
+        progress.notes[0],
+    )
+
+
+def test_a_budget_the_reference_fits_in_says_nothing(tmp_path, tiny_root):
+    spec = tiny_spec(tmp_path, tiny_root, search={"n_trials": 1, "budget": 10_000})
+    progress = _Notes()
+    run_study(spec, tmp_path / "results", progress=progress)
+    assert progress.notes == []
