@@ -10,11 +10,12 @@ Sections, in order (each is also a script of its own):
                                                                    (benchmarks/studies.py)
   workers   trials/hour, --workers 1 and 2: equal trials on the real data, and the demo
                                                                    (benchmarks/studies.py)
-  quality   two specs with a CPU budget each: best trial vs reference vs baseline
+  quality   three specs with a CPU budget each (genre full, genre beat, multitask): best
+            trial vs reference vs baseline
                                                                    (benchmarks/studies.py)
 
-About 35 minutes on 2 cores with the default 20-minute quality budget (the two quality
-studies run at once, one core each). `--quality-minutes 2` gives a quick pass of the whole
+The quality studies run one after another on both cores: about 23 minutes of the suite with
+the default 15-minute budget (`--data-root` is emotify; emotify_full is found beside it). `--quality-minutes 2` gives a quick pass of the whole
 suite; `--only SECTION` (repeatable) runs some sections.
 """
 
@@ -87,7 +88,7 @@ def run(
                 demo = studies.demo_data(Path(tmp) / "demo")
                 result = studies.run_workers(data_root, demo)
         else:
-            result = studies.run_quality(data_root, quality_minutes)
+            result = studies.run_quality(data_root.parent, quality_minutes)
         result["section_seconds"] = time.perf_counter() - t
         out["sections"][section] = result
         log(report(section, result))
@@ -135,29 +136,29 @@ def report(section: str, r: dict) -> str:
         lines.append(f"target >= 1.6x on equal_trials: {_ok(r['target_met'])}")
     else:
         lines.append(
-            f"{r['minutes']:g} CPU minutes per spec, one core each, both at once "
-            f"({r['wall_s'] / 60:.1f} min wall)"
+            f"{r['minutes']:g} CPU minutes per spec, one after another, {r['workers']} "
+            f"one-thread workers each ({r['wall_s'] / 60:.1f} min wall)"
         )
         lines.append(
-            f"{'spec':28} {'trials c/p/f':>12} {'folds':>5} {'test n':>6} {'best':>6} "
-            f"{'(tested as)':>11} {'reference':>9} {'baseline':>8}  beats both  "
-            f"{'best refit':>10}"
+            f"{'spec':16} {'data':13} {'trials c/p/f':>12} {'test n':>6} {'metric':>8} "
+            f"{'best':>6} {'reference':>9} {'baseline':>8} {'margin':>7}  best family"
         )
         for spec, row in r["specs"].items():
-            both = row["beats_reference"] and row["beats_baseline"]
             ref = row["reference_test"]
-            refit = row.get("best_refit_test")
             lines.append(
-                f"{Path(spec).stem:28} {row['complete']:>4}/{row['pruned']}/{row['failed']:<3} "
-                f"{row['folds']!s:>5} {row['test_n']:>6} {row['best_test']:>6.3f} "
-                f"{row.get('best_final') or '-':>11} "
-                f"{'-' if ref is None else f'{ref:.3f}':>9} {row['baseline_test']:>8.3f}  "
-                f"{_ok(both):10}  {'-' if refit is None else f'{refit:.3f}':>10}"
+                f"{Path(spec).stem:16} {row['data']:13} "
+                f"{row['complete']:>4}/{row['pruned']}/{row['failed']:<3} {row['test_n']:>6} "
+                f"{row['metric']:>8} {row['best_test']:>6.3f} "
+                f"{'-' if ref is None else f'{ref:.3f}':>9} {row['baseline_test']:>8.3f} "
+                f"{row['margin_over_baseline']:>+7.3f}  {row['best_backbone']}"
             )
-        lines.append(
-            "best refit: a diagnostic, the best trial's configuration retrained on "
-            "train+validation and tested too (never used to choose)"
-        )
+            for name, axis in row.get("per_target", {}).items():
+                axis_ref = axis["reference"]
+                lines.append(
+                    f"{'':16} {name:13} {'':12} {'':6} {'spearman':>8} {axis['best']:>6.3f} "
+                    f"{'-' if axis_ref is None else f'{axis_ref:.3f}':>9} "
+                    f"{axis['baseline']:>8.3f} {axis['best'] - axis['baseline']:>+7.3f}"
+                )
     lines.append(f"({r['section_seconds']:.0f} s)")
     return "\n".join(lines)
 
@@ -167,7 +168,7 @@ def main() -> None:
     parser.add_argument(
         "--data-root", type=Path, default=REPO.parent / "shared" / "data" / "emotify"
     )
-    parser.add_argument("--quality-minutes", type=float, default=20)
+    parser.add_argument("--quality-minutes", type=float, default=15)
     parser.add_argument("--pruning-trials", type=int, default=10)
     parser.add_argument("--only", action="append", choices=SECTIONS)
     parser.add_argument("--json", type=Path, help="write every number here")
