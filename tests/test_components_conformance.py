@@ -19,6 +19,7 @@ TINY_BACKBONES = {
     "lstm": {"hidden_size": 8},
     # 4 blocks, as the reference: tracks shorter than 2**4 frames go through them.
     "cnn": {"channels": (4, 4, 8, 8), "kernel_sizes": (5, 5, 3, 3)},
+    "pooled_mlp": {"hidden_sizes": (8,)},
 }
 BACKBONE_OPTIONS = [
     *(
@@ -35,6 +36,10 @@ BACKBONE_OPTIONS = [
     ),
     ("cnn", {"batch_norm": False, "dropout": 0.3}),
     ("cnn", {"channels": [4, 8], "kernel_sizes": [2, 4]}),  # lists, as JSON gives; even kernels
+    *(("pooled_mlp", {"stats": stats}) for stats in (["mean"], ["std"], ["max", "mean", "std"])),
+    ("pooled_mlp", {"hidden_sizes": [], "dropout": 0.3}),  # batch norm: something to train
+    ("pooled_mlp", {"batch_norm": False, "dropout": 0.3}),
+    ("pooled_mlp", {"hidden_sizes": [8, 4], "dropout": 0.3}),
 ]
 TINY_HEADS = {"classifier": {}, "regressor": {}, "multitask": {}}
 HEAD_OPTIONS = [
