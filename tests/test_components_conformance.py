@@ -20,6 +20,8 @@ TINY_BACKBONES = {
     # 4 blocks, as the reference: tracks shorter than 2**4 frames go through them.
     "cnn": {"channels": (4, 4, 8, 8), "kernel_sizes": (5, 5, 3, 3)},
     "pooled_mlp": {"hidden_sizes": (8,)},
+    # 4 blocks, as the default: tracks shorter than 2**4 frames go through them.
+    "temporal_cnn": {"channels": (4, 4, 8, 8), "kernel_size": 3},
 }
 BACKBONE_OPTIONS = [
     *(
@@ -40,6 +42,13 @@ BACKBONE_OPTIONS = [
     ("pooled_mlp", {"hidden_sizes": [], "dropout": 0.3}),  # batch norm: something to train
     ("pooled_mlp", {"batch_norm": False, "dropout": 0.3}),
     ("pooled_mlp", {"hidden_sizes": [8, 4], "dropout": 0.3}),
+    *(
+        ("temporal_cnn", {"pool": pool, "global_pool": global_pool})
+        for pool in ("max", "avg")
+        for global_pool in ("mean", "max", "meanstdmax")
+    ),
+    ("temporal_cnn", {"batch_norm": False, "dropout": 0.3, "global_pool": "meanstd"}),
+    ("temporal_cnn", {"channels": [4, 8], "kernel_size": [2, 4]}),  # even kernels
 ]
 TINY_HEADS = {"classifier": {}, "regressor": {}, "multitask": {}}
 HEAD_OPTIONS = [
