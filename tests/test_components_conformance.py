@@ -22,6 +22,12 @@ TINY_BACKBONES = {
     "pooled_mlp": {"hidden_sizes": (8,)},
     # 4 blocks, as the default: tracks shorter than 2**4 frames go through them.
     "temporal_cnn": {"channels": (4, 4, 8, 8), "kernel_size": 3},
+    "musicnn": {
+        "timbral_filters": 2,
+        "temporal_filters": 2,
+        "temporal_widths": (4, 8),
+        "midend_channels": 4,
+    },
 }
 BACKBONE_OPTIONS = [
     *(
@@ -49,6 +55,8 @@ BACKBONE_OPTIONS = [
     ),
     ("temporal_cnn", {"batch_norm": False, "dropout": 0.3, "global_pool": "meanstd"}),
     ("temporal_cnn", {"channels": [4, 8], "kernel_size": [2, 4]}),  # even kernels
+    ("musicnn", {"timbral_heights": [0.01, 1.0], "timbral_widths": [2, 3], "dropout": 0.3}),
+    ("musicnn", {"temporal_widths": [1], "midend_layers": 1}),
 ]
 TINY_HEADS = {"classifier": {}, "regressor": {}, "multitask": {}}
 HEAD_OPTIONS = [
