@@ -11,8 +11,9 @@ convolutional neural networks", ICASSP) applied the temporal filters to an energ
 the spectrogram mean-pooled over frequency. Pons, Nieto, Prockup, Schmidt, Ehmann and Serra
 2018 ("End-to-end learning for music audio tagging at scale", ISMIR) put both branches in
 front of a mid-end of 1-D convolutions with residual connections over time and a back-end of
-mean and max pooling over time: musicnn (github.com/jordipons/musicnn), which the authors
-recommend when data are scarce, as here.
+mean and max pooling over time: musicnn (github.com/jordipons/musicnn). There, this
+domain-knowledge front end beat an assumption-free (waveform) one most clearly when the
+training data were fewest, which is the case here.
 
 Every part is blind to the frames past a track's end, as in the other backbones: they are 0
 before each convolution, batch normalisation counts valid steps only, and the temporal
@@ -62,15 +63,17 @@ def musicnn(
     mid-end layer's outputs concatenated (musicnn's dense connections), then the mean and the
     max over the valid frames, then dropout.
 
-    Changed from musicnn (204 front-end filters, 7-frame timbral filters, temporal filters of
-    32-128 frames, 64-512 mid-end channels, BN after ReLU, input BN): a few filters per branch
-    so that a 2-core CPU trains it; timbral widths 1 (a pure spectral shape, as in Pons et al.
-    2017) and 5 (about 7 frames at musicnn's frame rate); temporal widths 16-64 frames (0.4-1.5
-    s); the temporal branch on the energy envelope as in the papers (the musicnn code instead
-    filters every band and max-pools over frequency); each branch max-pools over frequency
-    before its batch normalisation (the same affine map, its statistics taken after pooling:
-    cheaper); batch normalisation before ReLU; no input batch normalisation (sweep's features
-    are standardised); the back-end's dense layers are left to the head.
+    Changed from musicnn (two timbral branches of 204 filters 7 frames wide, three temporal
+    branches of 51 filters 32-128 frames long, 64 or 512 mid-end channels, input batch
+    normalisation, batch normalisation after ReLU): a few filters per branch, so that a 2-core
+    CPU trains it; timbral widths 1 (a pure spectral shape) and 5 (about musicnn's 7 frames
+    at its frame rate); temporal widths 16-64 frames (0.4-1.5 s at full resolution); the
+    temporal branches on the energy envelope, as in the papers (the musicnn code filters
+    every band and max-pools over frequency: as many times costlier as there are bands); each
+    branch max-pools over frequency before its batch normalisation (the same per-channel
+    affine map with its statistics taken after pooling: cheaper); batch normalisation before
+    ReLU; no input batch normalisation (sweep's features are standardised); the back-end's
+    dense layers are left to the head.
 
     Cost (defaults, 128 mel bins): 90,544 parameters; s/epoch: measured by
     benchmarks/backbones.py.

@@ -2,10 +2,10 @@
 
 Convolving over time only, with every mel band (or chroma bin) as an input channel, is the
 spectrogram model of Dieleman and Schrauwen 2014 ("End-to-end learning for music audio",
-ICASSP) and of the "frame-level" mel-spectrogram CNNs of music tagging (Lee, Park, Kim and
-Nam 2017, "Sample-level deep convolutional neural networks for music auto-tagging using raw
-waveforms", SMC: their baseline stacks 1-D convolutions of length 3 over mel frames). It is
-far cheaper than a 2-D CNN on the same image: each step is one matrix product over all bins.
+ICASSP) and of the "frame-level" mel-spectrogram CNNs of music tagging (the baselines of
+Lee, Park, Kim and Nam 2017, "Sample-level deep convolutional neural networks for music
+auto-tagging using raw waveforms", SMC: 1-D convolutions over mel frames). It is far
+cheaper than a 2-D CNN on the same image: each step is one matrix product over all bins.
 
 As in `components.backbones.cnn`, every block is blind to the frames past a track's end:
 they are set to 0 before each convolution ("same" padding then sees what it sees at the end
