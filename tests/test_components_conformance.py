@@ -19,6 +19,15 @@ TINY_BACKBONES = {
     "lstm": {"hidden_size": 8},
     # 4 blocks, as the reference: tracks shorter than 2**4 frames go through them.
     "cnn": {"channels": (4, 4, 8, 8), "kernel_sizes": (5, 5, 3, 3)},
+    "pooled_mlp": {"hidden_sizes": (8,)},
+    # 4 blocks, as the default: tracks shorter than 2**4 frames go through them.
+    "temporal_cnn": {"channels": (4, 4, 8, 8), "kernel_size": 3},
+    "musicnn": {
+        "timbral_filters": 2,
+        "temporal_filters": 2,
+        "temporal_widths": (4, 8),
+        "midend_channels": 4,
+    },
 }
 BACKBONE_OPTIONS = [
     *(
@@ -35,6 +44,19 @@ BACKBONE_OPTIONS = [
     ),
     ("cnn", {"batch_norm": False, "dropout": 0.3}),
     ("cnn", {"channels": [4, 8], "kernel_sizes": [2, 4]}),  # lists, as JSON gives; even kernels
+    *(("pooled_mlp", {"stats": stats}) for stats in (["mean"], ["std"], ["max", "mean", "std"])),
+    ("pooled_mlp", {"hidden_sizes": [], "dropout": 0.3}),  # batch norm: something to train
+    ("pooled_mlp", {"batch_norm": False, "dropout": 0.3}),
+    ("pooled_mlp", {"hidden_sizes": [8, 4], "dropout": 0.3}),
+    *(
+        ("temporal_cnn", {"pool": pool, "global_pool": global_pool})
+        for pool in ("max", "avg")
+        for global_pool in ("mean", "max", "meanstdmax")
+    ),
+    ("temporal_cnn", {"batch_norm": False, "dropout": 0.3, "global_pool": "meanstd"}),
+    ("temporal_cnn", {"channels": [4, 8], "kernel_size": [2, 4]}),  # even kernels
+    ("musicnn", {"timbral_heights": [0.01, 1.0], "timbral_widths": [2, 3], "dropout": 0.3}),
+    ("musicnn", {"temporal_widths": [1], "midend_layers": 1}),
 ]
 TINY_HEADS = {"classifier": {}, "regressor": {}, "multitask": {}}
 HEAD_OPTIONS = [

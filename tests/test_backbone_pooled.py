@@ -1,0 +1,151 @@
+"""The `pooled_mlp` backbone, its masked statistics and its masked 1-D batch norm."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from components.backbones.pooled import MaskedBatchNorm1d, masked_stats
+from sweep.model import build_model, count_parameters
+from sweep.registry import backbones
+
+
+def _tracks(lengths: list[int], n_features: int = 3, pad: float = float("nan"), seed: int = 0):
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(len(lengths), max(lengths), n_features, generator=generator)
+    lengths_t = torch.tensor(lengths)
+    x[torch.arange(max(lengths)) >= lengths_t[:, None]] = pad
+    return x, lengths_t
+
+
+@pytest.mark.parametrize("pad", [float("nan"), float("inf"), -80.0])
+def test_masked_stats_are_the_statistics_of_the_valid_frames(pad):
+    x, lengths = _tracks([7, 2, 5], pad=pad)
+    out = masked_stats(x, lengths, ["max", "mean", "std"])
+    assert out.shape == (3, 9)
+    for i, n in enumerate(lengths.tolist()):
+        track = x[i, :n]
+        expected = torch.cat([track.amax(0), track.mean(0), track.std(0, correction=0)])
+        torch.testing.assert_close(out[i], expected)
+
+
+def test_a_one_frame_track_has_std_zero_and_a_finite_gradient():
+    x, lengths = _tracks([1, 4])
+    x.requires_grad_(True)
+    std = masked_stats(x, lengths, ["std"])
+    assert torch.equal(std[0], torch.zeros(3))
+    std.sum().backward()
+    assert torch.isfinite(x.grad[:, :1]).all() and torch.equal(x.grad[0, 0], torch.zeros(3))
+
+
+def test_masked_batch_norm_1d_is_batch_norm_when_every_step_is_valid():
+    torch.manual_seed(0)
+    for shape in [(4, 3), (2, 3, 7)]:
+        masked, plain = MaskedBatchNorm1d(3), nn.BatchNorm1d(3)
+        x = torch.randn(*shape) * 3 + 1
+        for _ in range(2):  # twice: the running statistics are updated alike
+            torch.testing.assert_close(masked(x), plain(x))
+        torch.testing.assert_close(masked.running_mean, plain.running_mean)
+        torch.testing.assert_close(masked.running_var, plain.running_var)
+
+
+def test_masked_batch_norm_1d_counts_valid_steps_only():
+    norm, plain = MaskedBatchNorm1d(2), nn.BatchNorm1d(2)
+    x = torch.randn(2, 2, 5)
+    valid = torch.tensor([[[1.0] * 5], [[1.0, 1.0, 0.0, 0.0, 0.0]]])
+    out = norm(x, valid)
+    steps = torch.cat([x[0], x[1, :, :2]], dim=1)[None]  # the 7 valid steps as one sequence
+    torch.testing.assert_close(out[1, :, :2], plain(steps)[0, :, 5:])
+    torch.testing.assert_close(norm.running_var, plain.running_var)
+
+
+def test_masked_batch_norm_1d_of_one_vector_uses_running_statistics():
+    norm = MaskedBatchNorm1d(2).train()
+    x = torch.tensor([[3.0, -1.0]])
+    torch.testing.assert_close(norm(x), x / (1 + norm.eps) ** 0.5)  # running (0, 1)
+    assert int(norm.num_batches_tracked) == 0
+
+
+@pytest.mark.parametrize(
+    ("params", "out_features"),
+    [
+        ({}, 128),
+        ({"hidden_sizes": []}, 20),  # mean, std of 10 features
+        ({"hidden_sizes": [], "stats": ["mean", "std", "max"]}, 30),
+        ({"hidden_sizes": [16, 4]}, 4),
+    ],
+)
+def test_pooled_mlp_out_features(params, out_features):
+    assert backbones.build("pooled_mlp", n_features=10, **params).out_features == out_features
+
+
+def test_pooled_mlp_default_size_is_documented():
+    net = backbones.build("pooled_mlp", n_features=128)
+    assert f"{count_parameters(net):,} parameters" in backbones.get("pooled_mlp").__doc__
+
+
+def test_linear_pooled_mlp_is_the_linear_baseline():
+    """No batch norm, no hidden layer, a linear head: a linear model on mean and std."""
+    model = build_model(
+        "pooled_mlp", "classifier", 3, 2, {"hidden_sizes": [], "batch_norm": False}, {}
+    )
+    assert count_parameters(model.backbone) == 0
+    x, lengths = _tracks([6, 3], pad=0.0)
+    stats = torch.cat(
+        [
+            torch.cat([x[i, :n].mean(0), x[i, :n].std(0, correction=0)])
+            for i, n in enumerate(lengths.tolist())
+        ]
+    ).view(2, 6)
+    torch.testing.assert_close(model(x, lengths), model.head.output(stats))
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        (
+            {"stats": ["mean", "median"]},
+            r"stats must be a non-empty list of distinct choices from 'mean', 'std', 'max', "
+            r"but got stats=\['mean', 'median'\]",
+        ),
+        ({"stats": []}, r"stats must be a non-empty list of distinct choices"),
+        ({"stats": ["mean", "mean"]}, r"stats must be a non-empty list of distinct choices"),
+        ({"stats": "mean"}, r"but got stats='mean'"),
+        (
+            {"hidden_sizes": [8, 0]},
+            r"hidden_sizes must be a list of positive integers \(empty: no hidden layer\), "
+            r"but got hidden_sizes=\[8, 0\]",
+        ),
+        ({"hidden_sizes": 8}, r"but got hidden_sizes=8"),
+        ({"batch_norm": "yes"}, r"batch_norm must be true or false, but got 'yes'"),
+        ({"dropout": 1.0}, r"`0 <= dropout < 1` must hold, but got dropout=1.0"),
+        ({"n_features": 0}, r"n_features must be a positive integer, but got n_features=0"),
+    ],
+)
+def test_pooled_mlp_refuses_invalid_arguments(params, message):
+    with pytest.raises(ValueError, match=message):
+        backbones.build("pooled_mlp", **{"n_features": 3, **params})
+
+
+def test_pooled_mlp_learns_a_separable_toy_problem():
+    """The class is the sign of a per-track offset of feature 0: a mean tells it."""
+    torch.manual_seed(0)
+    x, lengths = _tracks([3, 9, 5, 12] * 4, pad=0.0, seed=1)
+    labels = torch.arange(16) % 2
+    x[:, :, 0] += torch.where(labels == 1, 1.5, -1.5)[:, None]
+    model = build_model("pooled_mlp", "classifier", 3, 2, {"hidden_sizes": [8]}, {})
+    optimiser = torch.optim.Adam(model.parameters(), lr=0.03)
+    for _ in range(40):
+        optimiser.zero_grad()
+        model.loss(model(x, lengths), labels).backward()
+        optimiser.step()
+    assert (model.eval()(x, lengths).argmax(1) == labels).all()
+
+
+def test_pooled_mlp_refuses_a_batch_that_does_not_fit():
+    net = backbones.build("pooled_mlp", n_features=3)
+    with pytest.raises(ValueError, match=r"x must be \(B, T, 3\), but got shape \(2, 5, 1\)"):
+        net(torch.zeros(2, 5, 1), torch.tensor([5, 3]))
+    with pytest.raises(ValueError, match=r"`1 <= length <= T=5` must hold"):
+        net(torch.zeros(2, 5, 3), torch.tensor([0, 3]))
