@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from components.backbones.cnn import MaskedBatchNorm2d
+from components.backbones.blocks import MaskedBatchNorm2d
 from sweep.registry import backbones, heads
 
 # Small sizes keep the built-in components fast; other components run with their defaults.
