@@ -19,6 +19,9 @@ TINY_BACKBONES = {
     "lstm": {"hidden_size": 8},
     # 4 blocks, as the reference: tracks shorter than 2**4 frames go through them.
     "cnn": {"channels": (4, 4, 8, 8), "kernel_sizes": (5, 5, 3, 3)},
+    # short_chunk: 4 blocks, as the defaults; repeated widths give identity shortcuts.
+    "short_chunk_res": {"channels": (4, 4, 8, 8)},
+    "short_chunk": {"channels": (4, 4, 8, 8)},
 }
 BACKBONE_OPTIONS = [
     *(
@@ -35,6 +38,10 @@ BACKBONE_OPTIONS = [
     ),
     ("cnn", {"batch_norm": False, "dropout": 0.3}),
     ("cnn", {"channels": [4, 8], "kernel_sizes": [2, 4]}),  # lists, as JSON gives; even kernels
+    # short_chunk
+    *(("short_chunk_res", {"global_pool": pool}) for pool in ("mean", "meanmax")),
+    ("short_chunk_res", {"channels": [4, 8, 8, 8, 8, 8, 8], "dropout": 0.3}),  # 7, as the paper
+    ("short_chunk", {"global_pool": "meanmax", "dropout": 0.3}),
 ]
 TINY_HEADS = {"classifier": {}, "regressor": {}, "multitask": {}}
 HEAD_OPTIONS = [
