@@ -22,6 +22,8 @@ TINY_BACKBONES = {
     # short_chunk: 4 blocks, as the defaults; repeated widths give identity shortcuts.
     "short_chunk_res": {"channels": (4, 4, 8, 8)},
     "short_chunk": {"channels": (4, 4, 8, 8)},
+    # crnn: 4 blocks, time pooled in 2 of them, as the defaults.
+    "crnn": {"channels": (4, 4, 8, 8), "hidden_size": 8},
 }
 BACKBONE_OPTIONS = [
     *(
@@ -42,6 +44,14 @@ BACKBONE_OPTIONS = [
     *(("short_chunk_res", {"global_pool": pool}) for pool in ("mean", "meanmax")),
     ("short_chunk_res", {"channels": [4, 8, 8, 8, 8, 8, 8], "dropout": 0.3}),  # 7, as the paper
     ("short_chunk", {"global_pool": "meanmax", "dropout": 0.3}),
+    # crnn
+    *(
+        ("crnn", {"pooling": pooling, "bidirectional": bidirectional})
+        for pooling in ("last", "mean")
+        for bidirectional in (True, False)
+    ),
+    ("crnn", {"time_pool_every": 1, "num_layers": 1}),  # time halved 4 times, as the paper
+    ("crnn", {"channels": [4, 8], "time_pool_every": 3, "num_layers": 3, "dropout": 0.3}),
 ]
 TINY_HEADS = {"classifier": {}, "regressor": {}, "multitask": {}}
 HEAD_OPTIONS = [
