@@ -137,3 +137,17 @@ def test_learns_which_half_of_a_track_is_loud():
         nn.functional.cross_entropy(head(net.train()(x, lengths)), labels).backward()
         optimiser.step()
     assert accuracies[0] < 1 and accuracies[-1] == 1
+
+
+def test_batch_statistics_ignore_padding():
+    """In training mode too: batch norm counts valid steps only, the GRU reads them only."""
+    x, lengths = _batch([12, 5, 1])
+    noisy = torch.cat([x, 50 * torch.randn(3, 6, 12)], dim=1)
+    noisy[1, 5:12] = 7.0
+    nets = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        nets.append(backbones.build("crnn", n_features=12, **TINY).train())
+    torch.testing.assert_close(nets[1](noisy, lengths), nets[0](x, lengths))
+    for clean, padded in zip(nets[0].blocks, nets[1].blocks, strict=True):
+        torch.testing.assert_close(padded.norm.running_var, clean.norm.running_var)

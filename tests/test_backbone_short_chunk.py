@@ -159,3 +159,20 @@ def test_learns_a_separable_toy_problem(name):
         nn.functional.cross_entropy(head(net.train()(x, lengths)), labels).backward()
         optimiser.step()
     assert accuracies[0] < 1 and accuracies[-1] == 1
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_batch_statistics_ignore_padding(name):
+    """In training mode too: every batch norm, shortcuts' included, counts valid steps only."""
+    x, lengths = _batch([12, 5, 1])
+    noisy = torch.cat([x, 50 * torch.randn(3, 6, 12)], dim=1)
+    noisy[1, 5:12] = 7.0
+    nets = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        nets.append(backbones.build(name, n_features=12, channels=[4, 4, 8]).train())
+    torch.testing.assert_close(nets[1](noisy, lengths), nets[0](x, lengths))
+    norms = [[m for m in net.modules() if isinstance(m, nn.BatchNorm2d)] for net in nets]
+    for clean, padded in zip(*norms, strict=True):
+        torch.testing.assert_close(padded.running_var, clean.running_var)
+        torch.testing.assert_close(padded.running_mean, clean.running_mean)
