@@ -15,8 +15,9 @@ Sections, in order (each is also a script of its own):
                                                                    (benchmarks/studies.py)
 
 The quality studies run one after another on both cores: about 23 minutes of the suite with
-the default 15-minute budget (`--data-root` is emotify; emotify_full is found beside it). `--quality-minutes 2` gives a quick pass of the whole
-suite; `--only SECTION` (repeatable) runs some sections.
+the default 15-minute budget (`--data-root` is emotify; emotify_full is found beside it).
+`--quality-minutes 2` gives a quick pass of the whole suite; `--only SECTION` (repeatable)
+runs some sections.
 """
 
 from __future__ import annotations

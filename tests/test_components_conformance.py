@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from components.backbones.cnn import MaskedBatchNorm2d
+from components.backbones.blocks import MaskedBatchNorm2d
 from sweep.registry import backbones, heads
 
 # Small sizes keep the built-in components fast; other components run with their defaults.
@@ -28,6 +28,11 @@ TINY_BACKBONES = {
         "temporal_widths": (4, 8),
         "midend_channels": 4,
     },
+    # short_chunk: 4 blocks, as the defaults; repeated widths give identity shortcuts.
+    "short_chunk_res": {"channels": (4, 4, 8, 8)},
+    "short_chunk": {"channels": (4, 4, 8, 8)},
+    # crnn: 4 blocks, time pooled in 2 of them, as the defaults.
+    "crnn": {"channels": (4, 4, 8, 8), "hidden_size": 8},
 }
 BACKBONE_OPTIONS = [
     *(
@@ -57,6 +62,18 @@ BACKBONE_OPTIONS = [
     ("temporal_cnn", {"channels": [4, 8], "kernel_size": [2, 4]}),  # even kernels
     ("musicnn", {"timbral_heights": [0.01, 1.0], "timbral_widths": [2, 3], "dropout": 0.3}),
     ("musicnn", {"temporal_widths": [1], "midend_layers": 1}),
+    # short_chunk
+    *(("short_chunk_res", {"global_pool": pool}) for pool in ("mean", "meanmax")),
+    ("short_chunk_res", {"channels": [4, 8, 8, 8, 8, 8, 8], "dropout": 0.3}),  # 7, as the paper
+    ("short_chunk", {"global_pool": "meanmax", "dropout": 0.3}),
+    # crnn
+    *(
+        ("crnn", {"pooling": pooling, "bidirectional": bidirectional})
+        for pooling in ("last", "mean")
+        for bidirectional in (True, False)
+    ),
+    ("crnn", {"time_pool_every": 1, "num_layers": 1}),  # time halved 4 times, as the paper
+    ("crnn", {"channels": [4, 8], "time_pool_every": 3, "num_layers": 3, "dropout": 0.3}),
 ]
 TINY_HEADS = {"classifier": {}, "regressor": {}, "multitask": {}}
 HEAD_OPTIONS = [

@@ -5,6 +5,7 @@ import textwrap
 import pytest
 
 from sweep.errors import SpecError
+from sweep.registry import backbones
 from sweep.specfile import SpecProblems, load_spec, load_spec_with_source
 from sweep.validate import check_spec
 
@@ -115,8 +116,8 @@ def test_overrides_are_validated_and_located(tmp_path):
 def test_registry_names_are_checked_with_a_suggestion(tmp_path):
     path = write(tmp_path, GOOD.replace("backbone: lstm", "backbone: lstn"))
     assert problems(path) == [
-        f"{path}:8:13 model.backbone: Unknown backbone 'lstn'. Available: cnn, lstm. "
-        "Did you mean 'lstm'?"
+        f"{path}:8:13 model.backbone: Unknown backbone 'lstn'. Available: "
+        f"{', '.join(backbones.names())}. Did you mean 'lstm'?"
     ]
 
 
