@@ -35,13 +35,18 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 
-def sweep_run(spec: Path | str, results: Path, *args: str, env=None) -> subprocess.Popen:
+def sweep_run(
+    spec: Path | str, results: Path, *args: str, env=None, log_file: Path | None = None
+) -> subprocess.Popen:
+    """`sweep run` in a process; its output piped back, or appended to `log_file` (to be
+    followed while it runs)."""
     command = [sys.executable, "-m", "sweep", "run", str(spec), "--results", str(results)]
+    out = subprocess.PIPE if log_file is None else open(log_file, "w")  # noqa: SIM115
     return subprocess.Popen(
         [*command, *args],
         cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=out,
+        stderr=subprocess.STDOUT if log_file is not None else subprocess.PIPE,
         text=True,
         env=env,
     )
@@ -50,8 +55,9 @@ def sweep_run(spec: Path | str, results: Path, *args: str, env=None) -> subproce
 def finish(proc: subprocess.Popen) -> str:
     out, err = proc.communicate()
     if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(proc.args)} failed ({proc.returncode}): {err[-2000:]}")
-    return out
+        tail = (err or "")[-2000:] if proc.stderr is not None else "see its log"
+        raise RuntimeError(f"{' '.join(proc.args)} failed ({proc.returncode}): {tail}")
+    return out or ""
 
 
 def journal_study(folder: Path):
@@ -228,12 +234,16 @@ def run_quality(
     from sweep.spec import Spec
 
     out: dict = {"minutes": minutes, "workers": workers, "specs": {}}
+    logs = Path(tempfile.gettempdir()) / "sweep-quality-logs"
+    logs.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
         for spec, data_name in runs:
             data_root = Path(shared_data) / data_name
             results = Path(tmp) / Path(spec).stem
             wall = time.perf_counter()
+            log_file = logs / f"{Path(spec).stem}.log"
+            log(f"  {spec}: sweep run's output in {log_file}")
             finish(
                 sweep_run(
                     REPO / spec,
@@ -248,6 +258,7 @@ def run_quality(
                     "search.n_trials=100000",
                     "--set",
                     "training.threads=1",
+                    log_file=log_file,
                 )
             )
             wall = time.perf_counter() - wall
