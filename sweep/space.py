@@ -32,22 +32,55 @@ def decode(param: CategoricalParam, stored: Any) -> Choice:
     raise ValueError(f"{stored!r} is not one of the choices {param.values}")
 
 
-def suggest(trial: optuna.Trial, space: dict[str, Param]) -> dict[str, Any]:
-    """Sample every parameter of the space, following the branches the choices open."""
+def optuna_names(space: dict[str, Param]) -> dict[int, str]:
+    """The name each parameter of the space has in Optuna, by the parameter's id.
+
+    A parameter is named by its path, except where two branches give the same path
+    different distributions (`channels` of one backbone family and of another): Optuna
+    holds one distribution per name in a study, so such a parameter inside a branch is
+    named `<path>@<choice>`, the choice that opened its branch. Top-level parameters are
+    always their path."""
+    definitions: dict[str, set[str]] = {}
+    nested: list[tuple[str, str, Param]] = []  # (path, choice, param) inside a branch
+
+    def walk(sub: dict[str, Param], choice: str | None) -> None:
+        for path, param in sub.items():
+            definitions.setdefault(path, set()).add(param.model_dump_json())
+            if choice is not None:
+                nested.append((path, choice, param))
+            if isinstance(param, CategoricalParam) and isinstance(param.choices, dict):
+                for value, branch in param.choices.items():
+                    walk(branch, str(value))
+
+    walk(space, None)
+    return {
+        id(param): f"{path}@{choice}"
+        for path, choice, param in nested
+        if len(definitions[path]) > 1
+    }
+
+
+def suggest(
+    trial: optuna.Trial, space: dict[str, Param], names: dict[int, str] | None = None
+) -> dict[str, Any]:
+    """Sample every parameter of the space, following the branches the choices open.
+    Returns the values by path (see `optuna_names` for the names Optuna stores)."""
+    names = optuna_names(space) if names is None else names
     params: dict[str, Any] = {}
     for path, param in space.items():
+        name = names.get(id(param), path)
         if isinstance(param, FloatParam):
             params[path] = trial.suggest_float(
-                path, param.low, param.high, log=param.log, step=param.step
+                name, param.low, param.high, log=param.log, step=param.step
             )
         elif isinstance(param, IntParam):
             params[path] = trial.suggest_int(
-                path, param.low, param.high, log=param.log, step=param.step
+                name, param.low, param.high, log=param.log, step=param.step
             )
         else:
-            stored = trial.suggest_categorical(path, [encode(v) for v in param.values])
+            stored = trial.suggest_categorical(name, [encode(v) for v in param.values])
             params[path] = decode(param, stored)
-            params.update(suggest(trial, param.branch(params[path])))
+            params.update(suggest(trial, param.branch(params[path]), names))
     return params
 
 
@@ -101,10 +134,14 @@ def reference_params(spec: Spec) -> dict[str, Any]:
 
 
 def enqueue_form(spec: Spec, values: dict[str, Any]) -> dict[str, Any]:
-    """Parameters as Optuna stores them (list choices as JSON text)."""
+    """Parameters as Optuna stores them: by their Optuna names (`optuna_names`), list
+    choices as JSON text."""
+    names = optuna_names(spec.search.space)
     params = dict(active_params(spec.search.space, values))
     return {
-        path: encode(v) if isinstance(params[path], CategoricalParam) else v
+        names.get(id(params[path]), path): (
+            encode(v) if isinstance(params[path], CategoricalParam) else v
+        )
         for path, v in values.items()
     }
 

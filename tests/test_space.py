@@ -86,3 +86,52 @@ def test_enqueued_reference_round_trips_through_optuna():
     values = space.suggest(study.ask(), spec.search.space)
     assert values["model.backbone_params.channels"] == [8, 16]
     assert space.apply(spec, values).model.backbone_params["channels"] == [8, 16]
+
+
+def test_one_path_with_other_distributions_in_two_branches_gets_a_name_per_branch():
+    """Optuna holds one distribution per parameter name in a study: `channels` of two
+    backbone families with different choices are two parameters, named by their branch."""
+    raw = {
+        **BASE,
+        "search": {
+            "space": {
+                "model.backbone": {
+                    "choices": {
+                        "lstm": {"model.backbone_params.hidden_size": {"low": 4, "high": 8}},
+                        "cnn": {
+                            "model.backbone_params.channels": {"choices": [[4], [8]]},
+                            "model.backbone_params.kernel_sizes": {"choices": [[3]]},
+                            "model.backbone_params.dropout": {"low": 0.0, "high": 0.5},
+                        },
+                        "temporal_cnn": {
+                            "model.backbone_params.channels": {"choices": [[4, 4], [8]]},
+                            "model.backbone_params.dropout": {"low": 0.0, "high": 0.5},
+                        },
+                    }
+                }
+            }
+        },
+    }
+    spec = Spec.model_validate(raw)
+    names = set(space.optuna_names(spec.search.space).values())
+    assert names == {
+        "model.backbone_params.channels@cnn",
+        "model.backbone_params.channels@temporal_cnn",
+    }  # dropout has one distribution in both: one name
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    study.enqueue_trial(space.enqueue_form(spec, {"model.backbone": "lstm"}))
+    seen = set()
+    for _ in range(12):
+        trial = study.ask()
+        values = space.suggest(trial, spec.search.space)
+        resolved = space.apply(spec, values)  # paths, whatever the Optuna names
+        seen.add(resolved.model.backbone)
+        if resolved.model.backbone in ("cnn", "temporal_cnn"):
+            assert f"model.backbone_params.channels@{resolved.model.backbone}" in trial.params
+            assert (
+                resolved.model.backbone_params["channels"]
+                == values["model.backbone_params.channels"]
+            )
+        study.tell(trial, 0.0)
+    assert seen == {"lstm", "cnn", "temporal_cnn"}
+    assert study.trials[0].params["model.backbone"] == "lstm"  # the reference, enqueued

@@ -75,8 +75,8 @@ def musicnn(
     ReLU; no input batch normalisation (sweep's features are standardised); the back-end's
     dense layers are left to the head.
 
-    Cost (defaults, 128 mel bins): 90,544 parameters; s/epoch: measured by
-    benchmarks/backbones.py.
+    Cost (defaults, 128 mel bins): 90,544 parameters; s/epoch: 2.32 s
+    (benchmarks/backbones.py: 205 tracks of 128-frame mel crops, batch 16, 2 cores, 2026-12-01).
 
     Args:
         n_features: Features per frame (set from the data): the image's height.

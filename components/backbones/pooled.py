@@ -131,8 +131,8 @@ def pooled_mlp(
     statistics converge to) and an MLP may follow; with `hidden_sizes: []` and the
     `classifier` head's `hidden_size: 0` it is the linear baseline itself.
 
-    Cost (defaults, 128 mel bins): 33,408 parameters; s/epoch: measured by
-    benchmarks/backbones.py.
+    Cost (defaults, 128 mel bins): 33,408 parameters; s/epoch: 0.08 s
+    (benchmarks/backbones.py: 205 tracks of 128-frame mel crops, batch 16, 2 cores, 2026-12-01).
 
     Args:
         n_features: Features per frame (set from the data).
