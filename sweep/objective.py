@@ -163,7 +163,9 @@ class Objective:
                 self.on_epoch(trial.number, record, value)
             if not fold:  # None (one split) or the first fold
                 trial.report(value, record.epoch)
-                if trial.should_prune():
+                # the reference is the comparison every study owes: it reports (the pruner
+                # learns from it) but is never pruned, as it is never stopped by the budget
+                if not trials.is_reference(trial) and trial.should_prune():
                     where = "" if fold is None else " of the first fold"
                     raise optuna.TrialPruned(f"pruned at epoch {record.epoch}{where}")
             if self.cpu_budget is not None:  # other workers count it before it ends
@@ -224,7 +226,7 @@ class Objective:
                     weights_per_fold.append(weights)
                 if better:
                     best = (result, weights)
-            if fold < self.folds - 1 and trial.should_prune():
+            if fold < self.folds - 1 and not trials.is_reference(trial) and trial.should_prune():
                 raise optuna.TrialPruned(f"pruned after fold {fold + 1} of {self.folds}")
         result, weights = best
         model.load_state_dict(weights)

@@ -147,3 +147,29 @@ def test_a_budget_the_reference_fits_in_says_nothing(tmp_path, tiny_root):
     progress = _Notes()
     run_study(spec, tmp_path / "results", progress=progress)
     assert progress.notes == []
+
+
+def test_the_reference_is_never_pruned_though_it_reports(tmp_path, tiny_root):
+    """A pruner that prunes everything below a perfect trial leaves the reference alone
+    (the comparison every study owes), and prunes any other trial at its first epoch."""
+    from sweep import space
+    from sweep import trials as records
+    from sweep.objective import Objective
+
+    spec = tiny_spec(tmp_path, tiny_root, training={"max_epochs": 3, "patience": None})
+    study = optuna.create_study(
+        direction="maximize",
+        pruner=optuna.pruners.PercentilePruner(99.9, n_startup_trials=1, n_warmup_steps=0),
+    )
+    values = {1: 1.0, 2: 1.0, 3: 1.0}
+    study.add_trial(
+        optuna.trial.create_trial(state=STATES.COMPLETE, value=1.0, intermediate_values=values)
+    )
+    reference = space.enqueue_form(spec, space.reference_params(spec))
+    study.enqueue_trial(reference, user_attrs={records.REFERENCE: True})
+    study.enqueue_trial(reference)  # the same configuration, untagged
+    objective = Objective(spec, tmp_path / "results")
+    study.optimize(objective, n_trials=2)
+    tagged, untagged = study.trials[1], study.trials[2]
+    assert tagged.state == STATES.COMPLETE and len(tagged.intermediate_values) == 3
+    assert untagged.state == STATES.PRUNED and len(untagged.intermediate_values) == 1
