@@ -190,11 +190,16 @@ class Objective:
         if self.on_note is None or most <= self.cpu_budget:
             return
         folds = f" x {self.folds} folds" if self.folds > 1 else ""
+        cheaper = (
+            "fewer folds or epochs"
+            if spec.data.crop_frames
+            else ("train on crops: data.crop_frames, or fewer folds or epochs")
+        )
         self.on_note(
             f"the reference trial may need up to {most / 60:.1f} CPU minutes (its first epoch "
             f"took {first_epoch:.0f} CPU s; {spec.training.max_epochs} epochs{folds}), more "
             f"than the budget of {self.cpu_budget / 60:g}: it runs to its end, and little is "
-            f"left to search (train on crops: data.crop_frames, or fewer folds or epochs)"
+            f"left to search ({cheaper})"
         )
 
     def _cross_validate(
