@@ -76,14 +76,14 @@ def epochs_trained(folder: Path) -> int:
 # ----------------------------------------------------------------------------- pruning
 
 
-PRUNERS = ("auto", "successive_halving", "hyperband")  # the spec's own first
+PRUNERS = ("successive_halving", "auto", "hyperband")  # the spec's own first
 
 
 def run_pruning(
     data_root: Path,
     spec: str = "specs/genre_all_beat.yaml",
     trials: int = 16,
-    overrides: tuple[str, ...] = ("search.selection.folds=1",),
+    overrides: tuple[str, ...] = ("search.selection.folds=1", "search.budget=null"),
     pruners: tuple[str, ...] = PRUNERS,
 ) -> dict:
     """The same spec and trial budget with the pruner off and with each of `pruners` (at

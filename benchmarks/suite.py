@@ -123,7 +123,7 @@ def report(section: str, r: dict) -> str:
             )
         lines.append(
             "target: >= 3x fewer epochs with a best no more than 0.01 below, for the spec's "
-            f"own pruner (auto: median per epoch): {_ok(r['target_met'])}"
+            f"own pruner (successive halving): {_ok(r['target_met'])}"
         )
     elif section == "workers":
         lines.append(f"trials/hour from scratch, {r['cpus']} cores")
