@@ -70,7 +70,9 @@ def journal_study(folder: Path):
 
 def epochs_trained(folder: Path) -> int:
     """Every epoch of every trial (all folds), as recorded in the trials' curves.json."""
-    return sum(len(json.loads(p.read_text())) for p in folder.glob("trials/*/curves.json"))
+    from sweep.results import StudyFolder
+
+    return sum(len(t.read_curves()) for t in StudyFolder(folder).trial_folders())
 
 
 # ----------------------------------------------------------------------------- pruning
@@ -231,6 +233,7 @@ def run_quality(
     from sweep.data import prepare
     from sweep.report.baseline import run_baseline
     from sweep.report.study_data import study_split_spec
+    from sweep.results import StudyFolder
     from sweep.spec import Spec
 
     out: dict = {"minutes": minutes, "workers": workers, "specs": {}}
@@ -263,7 +266,7 @@ def run_quality(
             )
             wall = time.perf_counter() - wall
             folder = next(p for p in results.iterdir() if p.is_dir())
-            test = json.loads((folder / "test.json").read_text())
+            test = StudyFolder(folder).read_test()
             study = journal_study(folder)
             raw = study.user_attrs["spec"]
             split = study_split_spec(Spec.model_validate(raw).resolved_data, folder, data_root)
@@ -326,7 +329,9 @@ def run_quality(
 def _backbone_of(folder: Path, number: int) -> str | None:
     import yaml
 
-    config = folder / "trials" / str(number) / "config.yaml"
+    from sweep.results import StudyFolder
+
+    config = StudyFolder(folder).trial(number).config
     if not config.is_file():
         return None
     return yaml.safe_load(config.read_text())["model"]["backbone"]
