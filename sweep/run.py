@@ -67,6 +67,7 @@ def run_study(
         spec = adopt_source(spec, init_from)
     folder = StudyFolder.of(results, spec.study)
     data = prepare(spec.resolved_data)  # a data error stops the run before anything is written
+    skipped = skipped_note(data)
     folds = selection.n_folds(spec.search.selection, data)
     study, created = open_study(spec, folder.path, storage, folds=folds)
     folds = int(study.user_attrs.get(trials.FOLDS, folds))  # a study keeps its folds
@@ -94,6 +95,8 @@ def run_study(
         cpu_budget=None if spec.search.budget is None else spec.search.budget * 60,
         keep_fold_models=final == "ensemble",
     )
+    if skipped and progress is not None:
+        progress.note(skipped)  # before any training: the user knows what the study lacks
     if trials.counted(study) < budget:
         if progress is not None:
             progress.start(study, budget)
@@ -108,6 +111,20 @@ def run_study(
                 data=data,
             )
     outcome = StudyOutcome(study, folder.path)
+    if skipped and progress is None:
+        outcome.notes.append(skipped)
     folder.write_json(folder.split, data.split_record())
     outcome.test = evaluate_on_test(study, folder.path, data, spec, outcome.notes, final, init_from)
     return outcome
+
+
+def skipped_note(data, shown: int = 3) -> str | None:
+    """The tracks `data.skip_bad` left out, in a line: how many, and the first reasons."""
+    reasons = list(data.report.skipped.values())
+    if not reasons:
+        return None
+    more = f"; and {len(reasons) - shown} more" if len(reasons) > shown else ""
+    return (
+        f"skipped {len(reasons)} bad track{'s' if len(reasons) > 1 else ''} "
+        f"(data.skip_bad): {'; '.join(reasons[:shown])}{more}"
+    )

@@ -196,3 +196,23 @@ def test_same_spec_same_numbers_in_separate_processes(tmp_path, tiny_root):
         assert out.returncode == 0, out.stderr
         tests.append(json.loads((tmp_path / results / "cli_lstm" / "test.json").read_text()))
     assert tests[0] == tests[1]
+
+
+def test_run_skip_bad_skips_bad_tracks_and_says_which(tmp_path, tiny_root):
+    from sweep.lab import layout
+
+    train = layout.dataset_dir(tiny_root, "genre", True) / "train"
+    labels = layout.read_label_file(train.parent / "train_labels.txt", "\t")
+    victim = labels.rows[0].track_id
+    layout.npy_path(train, victim).write_bytes(b"\x93NUMPY truncated")
+    spec = write_spec(tmp_path, tiny_root)
+    refused = sweep("run", spec, "--trials", "1", "--results", tmp_path / "results")
+    assert refused.returncode == 2 and "data.skip_bad skips such tracks" in refused.stderr
+    assert not (tmp_path / "results" / "cli_lstm").exists()  # refused before anything
+    out = sweep("run", spec, "--skip-bad", "--trials", "1", "--results", tmp_path / "results")
+    assert out.returncode == 0, out.stderr
+    [said] = [line for line in out.stdout.splitlines() if line.startswith("note: skipped")]
+    assert said.startswith("note: skipped 1 bad track (data.skip_bad): ")
+    assert f"{victim}.fused.full.npy: not a readable .npy file" in said
+    split = json.loads((tmp_path / "results" / "cli_lstm" / "split.json").read_text())
+    assert victim not in split["train"] + split["validation"] + split["test"]

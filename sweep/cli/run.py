@@ -29,6 +29,10 @@ def run(
             min=1,
         ),
     ] = 1,
+    skip_bad: Annotated[
+        bool,
+        typer.Option("--skip-bad", help="Skip bad tracks (data.skip_bad) and say which."),
+    ] = False,
     set_: SetOption = None,
     code: CodeOption = None,
 ) -> None:
@@ -43,7 +47,8 @@ def run(
     from sweep.run import run_study
     from sweep.train import set_threads
 
-    spec = load_checked_spec(spec_path, set_, code, data_root)
+    overrides = [*(set_ or []), *(["data.skip_bad=true"] if skip_bad else [])]
+    spec = load_checked_spec(spec_path, overrides, code, data_root)
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # trial outcomes: our own lines
     set_threads(spec.training.threads)
     budget = trials or spec.search.n_trials
