@@ -45,6 +45,7 @@ def read_track(path: Path, arrays: StoredArrays) -> np.ndarray:
     than (arrays.rows, T) with T >= 1, a non-numeric dtype, or NaN/inf values.
     """
     try:
+        _check_npy_header(path)
         arr = np.load(path, allow_pickle=False)
     except FileNotFoundError as e:
         raise DataError(f"{path}: file not found") from e
@@ -63,12 +64,27 @@ def read_track(path: Path, arrays: StoredArrays) -> np.ndarray:
 def frames_in_header(path: Path, arrays: StoredArrays) -> int:
     """T of a (rows, T) `.npy` from its header alone; a bad header is a DataError."""
     try:
+        _check_npy_header(path)
         shape = np.load(path, mmap_mode="r", allow_pickle=False).shape  # maps, reads nothing
     except (ValueError, EOFError, OSError) as e:  # truncated files fail here too
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise DataError(f"{path}: not a readable .npy file ({reason})") from e
     _check_shape(path, shape, arrays)
     return int(shape[1])
+
+
+NPY_MAGIC = b"\x93NUMPY"
+
+
+def _check_npy_header(path: Path) -> None:
+    """Refuse a file that is no `.npy` at all, whatever its name says. NumPy takes a file
+    without its header for pickled data, and its message advises `allow_pickle`: unsafe,
+    and not the cause (a text file or another format saved under a .npy name)."""
+    with open(path, "rb") as f:
+        start = f.read(len(NPY_MAGIC))
+    if start != NPY_MAGIC:
+        what = "it is empty" if not start else f"it starts with {start!r}"
+        raise DataError(f"{path}: not a .npy file (no NumPy header: {what})")
 
 
 def _check_shape(path: Path, shape: tuple[int, ...], arrays: StoredArrays) -> None:

@@ -45,7 +45,7 @@ def _truncated(path):
         (lambda p: np.save(p, np.zeros(140)), r"got \(140,\)"),
         (lambda p: np.save(p, np.full((140, 5), np.nan)), "700 NaN/inf values"),
         (lambda p: np.save(p, np.array([[np.inf] + [0.0] * 4] * 140)), "140 NaN/inf values"),
-        (lambda p: p.write_bytes(b"not a numpy file at all"), "not a readable .npy file"),
+        (lambda p: p.write_bytes(b"not a numpy file at all"), r"not a \.npy file \(no NumPy"),
         (_truncated, "not a readable .npy file"),
         (lambda p: np.save(p, np.array([["a"] * 5] * 140)), "expected a numeric array"),
         (lambda p: np.save(p, np.array([None] * 3, dtype=object)), "not a readable .npy file"),
@@ -97,3 +97,15 @@ def test_other_arrays_are_read_with_their_own_row_count(tmp_path):
 def test_stored_arrays_need_a_row():
     with pytest.raises(ValueError, match="at least one row, got rows=0"):
         StoredArrays(0)
+
+
+@pytest.mark.parametrize("content", [b"hello, I am a text file\n", b""])
+def test_a_file_that_is_no_npy_says_so_and_never_advises_pickle(tmp_path, content):
+    path = tmp_path / "1042.fused.full.npy"
+    path.write_bytes(content)
+    what = "it is empty" if not content else "it starts with b'hello,'"
+    expected = f"{path}: not a .npy file (no NumPy header: {what})"
+    for read in (read_track, frames_in_header):
+        with pytest.raises(DataError) as caught:
+            read(path, ARRAYS)
+        assert str(caught.value) == expected
