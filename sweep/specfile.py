@@ -69,6 +69,10 @@ class SpecSource:
     overridden: dict[Path_, str]  # path -> the --set that set it
 
     def where(self, path: Path_, key: bool = False) -> str:
+        if path not in self.value_marks:  # not in the file: a --set may have made it
+            made = [a for p, a in self.overridden.items() if p[: len(path)] == path]
+            if made:
+                return f"--set {made[-1]}"
         for i in range(len(path), -1, -1):  # the deepest part of the path that was written
             prefix = path[:i]
             if prefix in self.overridden:

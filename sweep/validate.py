@@ -47,8 +47,8 @@ def check_spec(spec: Spec, source: SpecSource) -> None:
 
 
 def _problems(spec: Spec, source: SpecSource):
-    def at(path: tuple, message: str, field: str | None = None) -> Problem:
-        return Problem(source.where(path), field or ".".join(map(str, path)), message)
+    def at(path: tuple, message: str, field: str | None = None, key: bool = False) -> Problem:
+        return Problem(source.where(path, key=key), field or ".".join(map(str, path)), message)
 
     for registry, name, path in (
         (datasets, spec.data.dataset, ("data", "dataset")),
@@ -75,16 +75,23 @@ def _problems(spec: Spec, source: SpecSource):
             f"{', '.join(allowed)}, got {spec.metric!r}",
         )
 
+    def misfit(base: tuple, name: str | None, message: str) -> Problem:
+        # at the parameter's own key where the spec wrote it, else at the mapping
+        if name is None:
+            return at(base, message)
+        return at((*base, name), message, field=".".join(base), key=True)
+
     yield from (
-        at(("data", "options"), m)
-        for m in _bind(datasets, spec.data.dataset, spec.resolved_data.options)
+        misfit(("data", "options"), name, m)
+        for name, m in _bind(datasets, spec.data.dataset, spec.resolved_data.options)
     )
     misfits = [
-        at(("model", "backbone_params"), m)
-        for m in _bind(backbones, spec.model.backbone, spec.model.backbone_params)
+        misfit(("model", "backbone_params"), name, m)
+        for name, m in _bind(backbones, spec.model.backbone, spec.model.backbone_params)
     ]
     misfits += [
-        at(("model", "head_params"), m) for m in _bind(heads, spec.head, spec.model.head_params)
+        misfit(("model", "head_params"), name, m)
+        for name, m in _bind(heads, spec.head, spec.model.head_params)
     ]
     yield from misfits
     if not misfits:  # only parameters that fit are worth building with
@@ -306,14 +313,16 @@ def _settable(registry: Registry, name: str) -> list[str]:
 
 
 def _bind(registry: Registry, name: str, params: dict[str, Any]):
-    """Messages for parameters that do not fit the component's signature."""
+    """(the parameter at fault or None, message) for parameters that do not fit the
+    component's signature."""
     check = registry.check_call(name, params)
     for arg in check.engine_given:
-        yield f"{arg!r} is set by sweep from the data, not in the spec"
+        yield arg, f"{arg!r} is set by sweep from the data, not in the spec"
     if check.error is not None:
         yield (
+            check.unknown[0] if check.unknown else None,
             f"{check.error} ({registry.kind} {name!r} takes: "
-            f"{', '.join(registry.settable(name))}){check.hint}"
+            f"{', '.join(registry.settable(name))}){'.' if check.hint else ''}{check.hint}",
         )
 
 

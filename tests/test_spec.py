@@ -121,16 +121,6 @@ def test_registry_names_are_checked_with_a_suggestion(tmp_path):
     ]
 
 
-def test_component_parameters_must_fit_the_signature(tmp_path):
-    path = write(tmp_path, GOOD.replace("num_layers: 2", "num_layer: 2"))
-    [problem] = problems(path)
-    assert problem.startswith(
-        f"{path}:9:20 model.backbone_params: got an unexpected keyword "
-        "argument 'num_layer' (backbone 'lstm' takes: hidden_size, "
-    )
-    assert problem.endswith(", pooling) Did you mean 'num_layers'?")
-
-
 def test_every_search_path_names_a_real_parameter(tmp_path):
     path = write(
         tmp_path,
@@ -282,3 +272,26 @@ def test_two_default_heads_for_one_task_are_refused(tmp_path, registered):
         _ = spec.head
     named = spec.model_copy(update={"model": spec.model.model_copy(update={"head": "classifier"})})
     assert named.head == "classifier"  # naming the head is the way out
+
+
+def test_an_unknown_field_made_by_a_set_is_blamed_on_that_set(tmp_path):
+    path = write(tmp_path, GOOD)
+    with pytest.raises(SpecProblems) as caught:
+        load_spec(path, ["trainig.lr=3e-4"])
+    assert [str(p) for p in caught.value.problems] == [
+        "--set trainig.lr=3e-4 trainig: unknown field (allowed: study, description, data, "
+        "task, model, training, search, reference)"
+    ]
+
+
+def test_a_misspelled_component_parameter_is_blamed_on_its_own_line(tmp_path):
+    text = GOOD.replace("num_layers: 2", "num_layer: 2")
+    path = write(tmp_path, text)
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if "num_layer:" in row)
+    column = text.splitlines()[line - 1].index("num_layer") + 1
+    [problem] = problems(path)
+    assert problem.startswith(
+        f"{path}:{line}:{column} model.backbone_params: got an unexpected keyword argument "
+        "'num_layer' (backbone 'lstm' takes: "
+    )
+    assert problem.endswith("). Did you mean 'num_layers'?")
