@@ -50,7 +50,7 @@ class StudyProgress:
         if self.status is None:
             return
         self.status.update(
-            f"trial {self._position(number)}/{self.budget}  epoch {record.epoch}/"
+            f"trial {number} ({self._position(number)} of {self.budget})  epoch {record.epoch}/"
             f"{self.max_epochs}  {self.metric} {value:.4f}  best {self._best()}  "
             f"pruned {self._count(STATES.PRUNED)}  failed {self._count(STATES.FAIL)}"
         )
@@ -62,10 +62,14 @@ class StudyProgress:
         value = "" if trial.value is None else f" {self.metric} {trial.value:.4f}"
         reason = trial.user_attrs.get(trials.REASON, "")
         epochs = trial.user_attrs.get(trials.EPOCHS) or len(trial.intermediate_values)
+        folds = len(trial.user_attrs.get(trials.FOLD_VALUES) or [])
+        # with folds, the epochs are every fold's together: say so, or 5 x 2 reads as 10
+        over = f" in {folds} fold{'s' if folds > 1 else ''}" if folds else ""
         seconds = trial.user_attrs.get(trials.WALL_SECONDS, 0.0)
+        why = f" ({reason})" if reason and trial.value is None else ""
         self.console.print(
             f"trial {trial.number}{tag}: {trial.state.name.lower()}{value} after {epochs} "
-            f"epochs, {seconds:.0f} s{f' ({reason})' if reason and trial.value is None else ''}"
+            f"epochs{over}, {seconds:.0f} s{why}"
             f"  | best {self._best()}, pruned {self._count(STATES.PRUNED)}"
         )
 
