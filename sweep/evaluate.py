@@ -108,11 +108,11 @@ def evaluate_on_test(
 def refit_trial(folder: Path, trial: optuna.trial.FrozenTrial, init_from: Path | None) -> Path:
     """Train a trial's configuration again on train+validation, for its best epoch (the mean
     of its folds'), from the same seed; saved as `refit.pt` beside its checkpoint."""
-    path = StudyFolder(folder).trial(trial.number).refit
+    trial_dir = StudyFolder(folder).trial(trial.number)
+    path = trial_dir.refit
     if path.is_file():
         return path
-    config = StudyFolder(folder).trial(trial.number).config
-    resolved = Spec.model_validate(yaml.safe_load(config.read_text()))
+    resolved = Spec.model_validate(yaml.safe_load(trial_dir.config.read_text()))
     data = prepare(resolved.resolved_data)
     epochs = max(1, int(trial.user_attrs.get(trials.BEST_EPOCH, resolved.training.max_epochs)))
     training = resolved.training.model_copy(update={"max_epochs": epochs, "patience": None})
