@@ -15,14 +15,20 @@ workers start the last trial at once, the later number is dropped before it trai
 With several workers on one machine, each gets an equal share of the torch threads. The
 main process only follows: it shows their progress (the workers send it events), notices a
 worker that died, fails and re-enqueues that worker's trial, and starts a replacement.
+
+Each worker sends its events down a pipe of its own, of which it holds the only write end.
+A worker killed in the middle of a message (SIGKILL, the out-of-memory killer) so leaves
+a truncated message that reads as the end of its pipe, and nothing else: with one queue
+shared by all workers, it would die holding the queue's write lock, and every other
+worker would hang at exit waiting to flush its events.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import multiprocessing
+import multiprocessing.connection
 import os
-import queue
 import signal
 import sys
 import time
@@ -115,25 +121,25 @@ def run_workers(plan: WorkPlan, workers: int, progress: Any = None) -> None:
     """
     plan = dataclasses.replace(plan, threads=threads_per_worker(plan.threads, workers))
     context = multiprocessing.get_context("spawn")  # no forked torch threads or sockets
-    events = context.Queue()
-    started = [_start(context, plan, i, events) for i in range(workers)]
-    running = dict(enumerate(started))
+    running = {i: _Worker.start(context, plan, i) for i in range(workers)}
     study = optuna.load_study(
         study_name=plan.spec.study, storage=open_storage(plan.storage, plan.folder)
     )
     replacements, errors = workers, []
     try:
         while running:
-            _show(events, study, progress, errors, timeout=POLL_SECONDS)
-            for i, process in list(running.items()):
-                if process.is_alive():
+            _show(running.values(), study, progress, errors, timeout=POLL_SECONDS)
+            for i, worker in list(running.items()):
+                if worker.process.is_alive():
                     continue
+                _show([worker], study, progress, errors, timeout=0)  # its last words
+                worker.close()
                 del running[i]
-                if process.exitcode is not None and process.exitcode < 0:  # killed
-                    fail_dead_trials(study)  # its trial: failed, and enqueued again
+                if worker.process.exitcode is not None and worker.process.exitcode < 0:
+                    fail_dead_trials(study)  # killed: its trial failed, and enqueued again
                     if replacements > 0 and not _budget_spent(study, plan):
                         replacements -= 1
-                        running[i] = _start(context, plan, i, events)
+                        running[i] = _Worker.start(context, plan, i)
             if errors:
                 break
     except KeyboardInterrupt:
@@ -141,18 +147,47 @@ def run_workers(plan: WorkPlan, workers: int, progress: Any = None) -> None:
         raise
     finally:
         _stop(running.values(), signal.SIGTERM)
-        _show(events, study, progress, errors, timeout=0)
+        _show(running.values(), study, progress, errors, timeout=0)
+        for worker in running.values():
+            worker.close()
         fail_dead_trials(study)
     if errors:
         raise SweepError(errors[0])
 
 
-def _start(context, plan: WorkPlan, index: int, events) -> multiprocessing.Process:
-    process = context.Process(
-        target=_worker_main, args=(plan, index, events), name=f"sweep-worker-{index}"
-    )
-    process.start()
-    return process
+@dataclass
+class _Worker:
+    """A worker process and the read end of its events pipe."""
+
+    process: multiprocessing.Process
+    events: multiprocessing.connection.Connection
+    ended: bool = False  # its pipe reached its end: the worker exited, or died mid-message
+
+    @classmethod
+    def start(cls, context, plan: WorkPlan, index: int) -> _Worker:
+        events, sender = context.Pipe(duplex=False)
+        process = context.Process(
+            target=_worker_main, args=(plan, index, sender), name=f"sweep-worker-{index}"
+        )
+        process.start()
+        sender.close()  # the worker's is now the only write end: its exit ends the pipe
+        return cls(process, events)
+
+    def receive(self) -> list[tuple]:
+        """The events waiting in the pipe, without blocking; marks the pipe ended at its end."""
+        received = []
+        try:
+            while not self.ended and self.events.poll():
+                received.append(self.events.recv())
+        except (EOFError, OSError):  # exited, or killed in the middle of a message
+            self.ended = True
+        except Exception:  # noqa: BLE001 - a message cut short by a signal: unreadable after
+            self.ended = True
+        return received
+
+    def close(self) -> None:
+        self.ended = True
+        self.events.close()
 
 
 def _budget_spent(study: optuna.Study, plan: WorkPlan) -> bool:
@@ -164,7 +199,8 @@ def _budget_spent(study: optuna.Study, plan: WorkPlan) -> bool:
     return len(study.get_trials(deepcopy=False, states=trials.IN_BUDGET)) >= plan.budget
 
 
-def _stop(processes, sig: int) -> None:
+def _stop(workers, sig: int) -> None:
+    processes = [w.process for w in workers]
     for process in processes:
         if process.is_alive() and process.pid is not None:
             os.kill(process.pid, sig)
@@ -175,32 +211,35 @@ def _stop(processes, sig: int) -> None:
             process.join()
 
 
-def _show(events, study: optuna.Study, progress: Any, errors: list[str], timeout: float) -> None:
-    """Pass the workers' events to the progress display, until none is waiting."""
-    while True:
-        try:
-            kind, *payload = events.get(timeout=timeout) if timeout else events.get_nowait()
-        except queue.Empty:
-            return
-        timeout = 0  # after the first event, only what is already there
-        if kind == "error":
-            errors.append(payload[0])
-        elif progress is None:
-            continue
-        elif kind == "note":
-            progress.note(payload[0])
-        elif kind == "epoch":
-            number, record, value = payload
-            progress.epoch(number, EpochRecord(**record), value)
-        elif kind == "trial":
-            trial = next(
-                (t for t in study.get_trials(deepcopy=False) if t.number == payload[0]), None
-            )
-            if trial is not None:
-                progress.trial_finished(study, trial)
+def _show(workers, study: optuna.Study, progress: Any, errors: list[str], timeout: float) -> None:
+    """Pass the workers' events to the progress display: waits up to `timeout` for the first
+    one, then takes only what is already there."""
+    open_pipes = {w.events: w for w in workers if not w.ended}
+    if not open_pipes:
+        return
+    ready = multiprocessing.connection.wait(list(open_pipes), timeout=timeout)
+    for pipe in ready:
+        for kind, *payload in open_pipes[pipe].receive():
+            _dispatch(kind, payload, study, progress, errors)
 
 
-def _worker_main(plan: WorkPlan, index: int, events) -> None:
+def _dispatch(kind: str, payload: list, study: optuna.Study, progress: Any, errors: list[str]):
+    if kind == "error":
+        errors.append(payload[0])
+    elif progress is None:
+        return
+    elif kind == "note":
+        progress.note(payload[0])
+    elif kind == "epoch":
+        number, record, value = payload
+        progress.epoch(number, EpochRecord(**record), value)
+    elif kind == "trial":
+        trial = next((t for t in study.get_trials(deepcopy=False) if t.number == payload[0]), None)
+        if trial is not None:
+            progress.trial_finished(study, trial)
+
+
+def _worker_main(plan: WorkPlan, index: int, events: multiprocessing.connection.Connection):
     """A worker process: joins the study, sends its progress, exits quietly on Ctrl-C."""
     from sweep.registry import import_user_code
 
@@ -213,12 +252,12 @@ def _worker_main(plan: WorkPlan, index: int, events) -> None:
         work(
             plan,
             index,
-            on_epoch=lambda n, record, v: events.put(("epoch", n, dataclasses.asdict(record), v)),
-            on_trial=lambda study, trial: events.put(("trial", trial.number)),
-            on_note=lambda text: events.put(("note", text)),
+            on_epoch=lambda n, record, v: events.send(("epoch", n, dataclasses.asdict(record), v)),
+            on_trial=lambda study, trial: events.send(("trial", trial.number)),
+            on_note=lambda text: events.send(("note", text)),
         )
     except KeyboardInterrupt:
         sys.exit(130)
     except SweepError as e:
-        events.put(("error", str(e)))
+        events.send(("error", str(e)))
         sys.exit(2)

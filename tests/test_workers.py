@@ -301,3 +301,19 @@ def test_workers_on_postgresql_and_a_killed_one(tmp_path, tiny_root, postgres_ur
     assert sum(s in COUNTED for s in states) == 3 and "RUNNING" not in states
     assert next(t for t in trials if t.number == victim.number).state.name == "FAIL"
     assert any(t.user_attrs.get("retry_of") == victim.number for t in trials)
+
+
+def test_a_worker_killed_in_the_middle_of_a_message_ends_only_its_own_pipe():
+    import multiprocessing.connection
+    import struct
+
+    from sweep.workers import _Worker
+
+    events, sender = multiprocessing.Pipe(duplex=False)
+    sender.send(("note", "a whole message first"))
+    os.write(sender.fileno(), struct.pack("!i", 100) + b"ten bytes.")  # then cut at 10 of 100
+    sender.close()  # the worker is dead: its write end is gone
+    worker = _Worker(process=None, events=events)
+    assert worker.receive() == [("note", "a whole message first")]
+    assert worker.ended  # and the read did not wait for the 90 bytes that never come
+    assert worker.receive() == []
