@@ -225,11 +225,18 @@ QUALITY_RUNS = (
 
 
 def run_quality(
-    shared_data: Path, minutes: float = 15, runs=QUALITY_RUNS, workers: int = 2, log=print
+    shared_data: Path,
+    minutes: float = 15,
+    runs=QUALITY_RUNS,
+    workers: int = 2,
+    log=print,
+    sets: tuple[str, ...] = (),
 ) -> dict:
     """Each spec with a CPU budget of `minutes`, one after another, each on `workers`
-    processes of one thread (the machine's cores): the best trial against the reference
-    trial and the pooled-features baseline, on the study's own split."""
+    processes of one thread (the machine's cores): the best trial, the ensemble of trials
+    (where the spec's `final` is ensemble_selection) and each backbone family's best trial
+    against the reference trial and the pooled-features baseline, on the study's own split.
+    `sets`: more `--set` overrides for every run."""
     from sweep.data import prepare
     from sweep.report.baseline import run_baseline
     from sweep.report.study_data import study_split_spec
@@ -261,6 +268,7 @@ def run_quality(
                     "search.n_trials=100000",
                     "--set",
                     "training.threads=1",
+                    *(arg for s in sets for arg in ("--set", s)),
                     log_file=log_file,
                 )
             )
@@ -295,9 +303,21 @@ def run_quality(
                 "best_final": best.get("final"),
                 "reference_test": reference.get(metric),
                 "baseline_test": baseline.test[metric],
-                "family_best": _family_best(study, folder),
+                "family_best": _family_best(study, folder, data, metric),
                 "best_params": best["params"],
             }
+            ensemble = test.get("ensemble")
+            if ensemble:
+                row["ensemble_test"] = ensemble[metric]
+                row["ensemble_validation"] = ensemble["validation"]
+                row["ensemble_members"] = [
+                    {k: m.get(k) for k in ("trial", "weight", "backbone", "validation", metric)}
+                    for m in ensemble["members"]
+                ]
+                if metric == "spearman":
+                    row["ensemble_per_target"] = {
+                        name: v["spearman"] for name, v in ensemble["per_target"].items()
+                    }
             if metric == "spearman":
                 row["per_target"] = {
                     name: {
@@ -315,11 +335,13 @@ def run_quality(
             )
             row["beats_baseline"] = row["best_test"] > row["baseline_test"]
             row["margin_over_baseline"] = row["best_test"] - row["baseline_test"]
+            if ensemble:
+                row["ensemble_margin_over_baseline"] = row["ensemble_test"] - row["baseline_test"]
             log(
                 f"  {spec} on {data_name}: {row['trials']} trials ({row['complete']} complete) "
                 f"in {row['wall_minutes']:.1f} min; test {metric}: best {row['best_test']:.3f} "
-                f"({row['best_backbone']}), reference {row['reference_test']}, baseline "
-                f"{row['baseline_test']:.3f}"
+                f"({row['best_backbone']}), ensemble {row.get('ensemble_test')}, reference "
+                f"{row['reference_test']}, baseline {row['baseline_test']:.3f}"
             )
             out["specs"][spec] = row
         out["wall_s"] = time.perf_counter() - started
@@ -337,16 +359,33 @@ def _backbone_of(folder: Path, number: int) -> str | None:
     return yaml.safe_load(config.read_text())["model"]["backbone"]
 
 
-def _family_best(study, folder: Path) -> dict:
-    """Each backbone family's best complete trial: its number and validation score."""
+def _family_best(study, folder: Path, data, metric: str) -> dict:
+    """Each backbone family's best complete trial by validation: its number, validation
+    score and (a diagnostic: no trial was chosen on it) its own model's test score."""
+    import torch
+
+    from sweep.checkpoints import load_checkpoint, predict_checkpoint
+    from sweep.metrics import evaluation_report
+    from sweep.results import StudyFolder
+
     best: dict = {}
     sign = 1 if study.direction.name == "MAXIMIZE" else -1
     for t in study.trials:
-        if t.state.name != "COMPLETE":
+        if t.state.name != "COMPLETE" or t.user_attrs.get("surplus"):
             continue
         family = _backbone_of(folder, t.number)
         if family not in best or sign * t.value > sign * best[family]["validation"]:
             best[family] = {"trial": t.number, "validation": t.value}
+    test = data.test()
+    names = data.class_names if data.task == "classification" else data.target_names
+    for entry in best.values():
+        path = StudyFolder(folder).trial(entry["trial"]).checkpoint
+        if not path.is_file():
+            continue
+        model, ckpt = load_checkpoint(path)
+        batch = ckpt["spec"]["training"]["batch_size"]
+        outputs = predict_checkpoint(model, ckpt, data, test, batch, torch.device("cpu"))
+        entry["test"] = evaluation_report(data.task, outputs, test.targets, names)[metric]
     return best
 
 
@@ -377,6 +416,12 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=15, help="quality: CPU minutes")
     parser.add_argument("--trials", type=int, default=None)
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--only", action="append", help="quality: run only these specs (e.g. genre_full)"
+    )
+    parser.add_argument(
+        "--set", action="append", default=[], help="quality: a --set for every sweep run"
+    )
     args = parser.parse_args()
     if args.what == "pruning":
         out = run_pruning(args.data_root.resolve(), trials=args.trials or 16)
@@ -385,7 +430,8 @@ def main() -> None:
             demo = demo_data(Path(tmp) / "demo")
             out = run_workers(args.data_root.resolve(), demo, trials=args.trials or 10)
     else:
-        out = run_quality(args.data_root.resolve().parent, args.minutes)
+        runs = [r for r in QUALITY_RUNS if not args.only or Path(r[0]).stem in args.only]
+        out = run_quality(args.data_root.resolve().parent, args.minutes, runs, sets=tuple(args.set))
     print(json.dumps(out, indent=1))
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))

@@ -8,7 +8,9 @@
 A checkpoint holds everything needed to rebuild and feed the model without its spec file:
 the resolved spec, the weights, the input width, the class or target names and the
 standardisation statistics. One holding `fold_state_dicts` stands for the mean of its fold
-models (`final: ensemble`, see sweep.selection).
+models (`final: ensemble`, see sweep.selection). One holding `members` is an ensemble of
+trials (`final: ensemble_selection`, see sweep.ensemble): each member's whole checkpoint and
+its weight; `load_checkpoint` gives their models in an `EnsembleOfTrials`.
 """
 
 from __future__ import annotations
@@ -108,9 +110,49 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
     return ckpt
 
 
+def save_ensemble(path: Path, members: list[tuple[int, float, dict]]) -> None:
+    """An ensemble of trials: (trial number, weight, its checkpoint's content) per member. It
+    takes its spec, class and target names from its first member (all share the data)."""
+    first = members[0][2]
+    torch.save(
+        {
+            "format": CHECKPOINT_FORMAT,
+            "spec": first["spec"],
+            "n_features": first["n_features"],
+            "n_outputs": first["n_outputs"],
+            "class_names": first["class_names"],
+            "target_names": first["target_names"],
+            "members": [
+                {"trial": number, "weight": weight, "checkpoint": ckpt}
+                for number, weight, ckpt in members
+            ],
+        },
+        path,
+    )
+
+
+class EnsembleOfTrials(torch.nn.Module):
+    """The models of an ensemble checkpoint, in its members' order. Each member is fed as
+    its own checkpoint says (`sweep.predict.model_outputs`), so it has no forward."""
+
+    def __init__(self, models: list[torch.nn.Module], weights: list[float]) -> None:
+        super().__init__()
+        self.models = torch.nn.ModuleList(models)
+        self.weights = weights
+
+
 def load_checkpoint(path: Path) -> tuple[torch.nn.Module, dict]:
-    """The model a checkpoint holds, rebuilt and loaded (on the CPU), and the checkpoint."""
+    """The model a checkpoint holds, rebuilt and loaded (on the CPU), and the checkpoint;
+    for an ensemble of trials, an `EnsembleOfTrials`."""
     ckpt = read_checkpoint(path)
+    if "members" in ckpt:
+        models = [model_of(m["checkpoint"]) for m in ckpt["members"]]
+        return EnsembleOfTrials(models, [m["weight"] for m in ckpt["members"]]), ckpt
+    return model_of(ckpt), ckpt
+
+
+def model_of(ckpt: dict) -> torch.nn.Module:
+    """The model of one trial's checkpoint content, rebuilt with its weights."""
     spec = Spec.model_validate(ckpt["spec"])
     model = build_model(
         spec.model.backbone,
@@ -121,7 +163,7 @@ def load_checkpoint(path: Path) -> tuple[torch.nn.Module, dict]:
         spec.model.head_params,
     )
     model.load_state_dict(ckpt["state_dict"])
-    return model, ckpt
+    return model
 
 
 def predict_checkpoint(

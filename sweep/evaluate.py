@@ -6,6 +6,11 @@ The test split is loaded here and nowhere during the search. Each of the two tri
 tested once, the same way: the mean of its fold models (`ensemble`), its configuration
 retrained on train+validation (`refit`, see `refit_trial`) or its own model (`model`); a
 result already stored for the same trial and the same way is kept, never measured again.
+
+With `ensemble_selection`, the two trials are tested as `model`, and an ensemble of trials
+is chosen on the complete trials' out-of-fold predictions (sweep.ensemble, the test split
+unseen) and tested beside them, each member's own test score with it: test.json's
+"ensemble", and `ensemble.pt` for `sweep predict`.
 """
 
 from __future__ import annotations
@@ -13,12 +18,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 import torch
 import yaml
 
-from sweep import selection, trials
-from sweep.checkpoints import build, load_checkpoint, predict_checkpoint, save_checkpoint
+from sweep import ensemble, selection, trials
+from sweep.checkpoints import (
+    build,
+    load_checkpoint,
+    predict_checkpoint,
+    read_checkpoint,
+    save_checkpoint,
+    save_ensemble,
+)
 from sweep.data import PreparedData, prepare
 from sweep.metrics import evaluation_report
 from sweep.results import StudyFolder, tested_as
@@ -39,7 +52,8 @@ def evaluate_on_test(
     """The best and the reference trial, each evaluated once on the test split, as
     `final` says (see sweep.selection): the mean of the trial's fold models ("ensemble"),
     its configuration retrained on train+validation ("refit", see `refit_trial`), or its
-    own model ("model").
+    own model ("model"); with "ensemble_selection", their own models and an ensemble of
+    trials (see `test_ensemble`).
 
     The results go to `test.json` and into the study itself, so that a report on any
     machine sharing the storage has them. A trial that ran on another machine (its
@@ -48,6 +62,7 @@ def evaluate_on_test(
     complete = [t for t in study.trials if t.state == trials.STATES.COMPLETE]
     if not complete:
         return {}
+    single = "model" if final == "ensemble_selection" else final
     chosen = {"best": study.best_trial}
     reference = [t for t in complete if trials.is_reference(t)]
     if reference:
@@ -61,7 +76,7 @@ def evaluate_on_test(
     report = {}
     for role, trial in chosen.items():
         before = stored.get(role, {})
-        if before.get("trial") == trial.number and tested_as(before) == final:
+        if before.get("trial") == trial.number and tested_as(before) == single:
             report[role] = before  # evaluated once, never again
             continue
         trial_dir = results.trial(trial.number)
@@ -73,8 +88,8 @@ def evaluate_on_test(
                 f"the same `sweep run` there tests it (or share --results between machines)"
             )
             continue
-        how = final
-        if final == "ensemble" and not trial_dir.fold_models.is_file():
+        how = single
+        if how == "ensemble" and not trial_dir.fold_models.is_file():
             notes.append(
                 f"the {role} trial ({trial.number}) kept no fold models (it ran before they "
                 f"were kept, or elsewhere): its configuration was refitted instead"
@@ -95,6 +110,10 @@ def evaluate_on_test(
             "params": trial.params,
             **evaluation_report(data.task, outputs, test.targets, names),
         }
+    if final == "ensemble_selection":
+        tested = test_ensemble(study, folder, data, spec, notes, stored.get("ensemble"))
+        if tested:
+            report["ensemble"] = tested
     if report:
         results.write_json(results.test, report)
         study.set_user_attr(trials.TEST, report)
@@ -103,6 +122,105 @@ def evaluate_on_test(
         if overtaken.number not in keep and overtaken.fold_models.is_file():
             overtaken.fold_models.unlink()
     return report
+
+
+def test_ensemble(
+    study: optuna.Study,
+    folder: Path,
+    data: PreparedData,
+    spec: Spec,
+    notes: list[str],
+    stored: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Choose an ensemble of the complete trials on their out-of-fold predictions and test
+    it, with each member's own test score; `ensemble.pt` holds it for `sweep predict`.
+
+    Candidates: the `ENSEMBLE_CANDIDATES` best complete trials whose checkpoint and held-out
+    predictions are in `folder` (a trial that ran on another machine is left out, and a note
+    says so). A stored result with the same members and weights is kept, not measured again.
+    Returns {} where no trial can be a member.
+    """
+    results = StudyFolder(folder)
+    complete = [t for t in trials.shown(study.trials) if t.state == trials.STATES.COMPLETE]
+    complete.sort(key=lambda t: t.value, reverse=spec.direction == "maximize")
+    candidates, targets, ids, elsewhere = {}, None, None, []
+    for t in complete[:ENSEMBLE_CANDIDATES]:
+        trial_dir = results.trial(t.number)
+        if not (trial_dir.validation_outputs.is_file() and trial_dir.checkpoint.is_file()):
+            elsewhere.append(t.number)
+            continue
+        with np.load(trial_dir.validation_outputs) as held_out:
+            order = np.argsort(held_out["ids"], kind="stable")  # by track id: one order for all
+            if ids is None:
+                ids, targets = held_out["ids"][order], held_out["targets"][order]
+            elif not np.array_equal(held_out["ids"][order], ids):
+                elsewhere.append(t.number)  # validated on other tracks: not comparable
+                continue
+            candidates[t.number] = held_out["outputs"][order]
+    if elsewhere:
+        notes.append(
+            f"the ensemble of trials left out trials {', '.join(map(str, elsewhere))}: their "
+            f"checkpoint or held-out predictions are not in {folder} (run elsewhere or before "
+            f"they were kept)"
+        )
+    if not candidates:
+        return {}
+    rounds = spec.search.selection.ensemble_size
+    weights = ensemble.select(candidates, targets, data.task, spec.metric, spec.direction, rounds)
+    chosen = [[n, w] for n, w in weights.items()]
+    same = stored and [[m["trial"], m["weight"]] for m in stored.get("members", [])] == chosen
+    if same and results.ensemble.is_file():
+        return stored  # chosen and tested once, never again
+    by_number = {t.number: t for t in complete}
+    test, device = data.test(), pick_device(spec.training.device)
+    names = data.class_names if data.task == "classification" else data.target_names
+    members, outputs, member_checkpoints = [], {}, []
+    for number, weight in weights.items():
+        path = results.trial(number).checkpoint
+        model, ckpt = load_checkpoint(path)
+        member_data = _data_of(ckpt, data)
+        member_test = test if member_data is data else member_data.test()
+        batch_size = int(ckpt["spec"]["training"]["batch_size"])
+        outputs[number] = predict_checkpoint(
+            model, ckpt, member_data, member_test, batch_size, device
+        )
+        scores = evaluation_report(data.task, outputs[number], test.targets, names)
+        members.append(
+            {
+                "trial": number,
+                "weight": weight,
+                "backbone": ckpt["spec"]["model"]["backbone"],
+                "validation": by_number[number].value,
+                **{k: v for k, v in scores.items() if k in MEMBER_SCORES},
+            }
+        )
+        member_checkpoints.append((number, weight, read_checkpoint(path)))
+    save_ensemble(results.ensemble, member_checkpoints)
+    held_out_value = ensemble.score_key(
+        ensemble.blend(weights, candidates), targets, data.task, spec.metric, "maximize"
+    )[0]
+    return {
+        "final": "ensemble_selection",
+        "trial": None,
+        "members": members,
+        "candidates": len(candidates),
+        "rounds": rounds,
+        "validation": held_out_value,  # the ensemble's score on the held-out predictions
+        **evaluation_report(data.task, ensemble.blend(weights, outputs), test.targets, names),
+    }
+
+
+ENSEMBLE_CANDIDATES = 50  # auto-sklearn's ensemble_nbest
+MEMBER_SCORES = ("n", "accuracy", "macro_f1", "weighted_f1", "spearman", "per_target")
+
+
+def _data_of(ckpt: dict, data: PreparedData) -> PreparedData:
+    """The data a member was trained on: the study's, unless its trial searched the data
+    (a feature set, a max_length...); then its own, prepared from its spec."""
+    own = Spec.model_validate(ckpt["spec"]).resolved_data
+    if own.model_dump_json() == data.spec.model_dump_json():
+        return data
+    return prepare(own)
 
 
 def refit_trial(folder: Path, trial: optuna.trial.FrozenTrial, init_from: Path | None) -> Path:

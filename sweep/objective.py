@@ -29,6 +29,7 @@ from sweep.checkpoints import build, check_task, save_checkpoint
 from sweep.data import PreparedData, prepare
 from sweep.pruning import FOLD_STEP
 from sweep.results import StudyFolder
+from sweep.signals import signal_name
 from sweep.spec import DataSpec, Spec
 from sweep.specfile import dump_spec
 from sweep.storage import worker_id
@@ -115,14 +116,15 @@ class Objective:
             load_backbone(model, self.init_from)
 
         curves: list[dict] = []  # written whatever the outcome, pruned trials' too
+        held_out: list[tuple] = []  # (validation split, its outputs at the best epoch) per fit
         fold_models: list[dict] = []
         try:
             if self.folds > 1:
                 result, model, fold_models = self._cross_validate(
-                    trial, resolved, data, model, curves
+                    trial, resolved, data, model, curves, held_out
                 )
             else:
-                result = self._fit(trial, resolved, data, model, curves, fold=None)
+                result = self._fit(trial, resolved, data, model, curves, None, held_out)
         except optuna.TrialPruned:
             if trials.REASON not in trial.user_attrs:
                 trial.set_user_attr(trials.REASON, "pruned by the pruner")
@@ -133,12 +135,16 @@ class Objective:
         except (torch.OutOfMemoryError, MemoryError) as e:
             trial.set_user_attr(trials.REASON, f"out of memory: {str(e).splitlines()[0][:200]}")
             raise TrialFailed(str(e)) from e
+        except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (sweep.signals): Optuna fails it
+            trial.set_user_attr(trials.REASON, f"interrupted ({signal_name(e)})")
+            raise
         finally:
             trial.set_user_attr(trials.WALL_SECONDS, time.perf_counter() - started)
             trial.set_user_attr(trials.CPU_SECONDS, time.process_time() - cpu_started)
             trial.set_user_attr(trials.EPOCHS, len(curves))  # every epoch trained, all folds
             trial_dir.curves.write_text(json.dumps(curves, indent=1))
         save_checkpoint(trial_dir.checkpoint, resolved, data, model, result)
+        _save_validation_outputs(trial_dir.validation_outputs, held_out)
         if fold_models and _may_be_tested(trial, result, resolved.direction):
             save_checkpoint(trial_dir.fold_models, resolved, data, model, result, fold_models)
         trial.set_user_attr(trials.BEST_EPOCH, result.best_epoch)
@@ -153,9 +159,11 @@ class Objective:
         model: torch.nn.Module,
         curves: list[dict],
         fold: int | None,
+        held_out: list[tuple],
     ) -> FitResult:
         """Train one model. With one validation split, and in the first fold, every epoch
-        is a pruner report (see sweep.pruning); `_cross_validate` reports each fold's result."""
+        is a pruner report (see sweep.pruning); `_cross_validate` reports each fold's result.
+        The validation split and its outputs at the best epoch go to `held_out`."""
 
         def report(record: EpochRecord, value: float) -> None:
             curves.append({**vars(record), **({} if fold is None else {"fold": fold})})
@@ -181,7 +189,9 @@ class Objective:
                     trial.set_user_attr(trials.REASON, "stopped: the study's CPU budget is spent")
                     raise optuna.TrialPruned("the study's CPU budget is spent")
 
-        return fit(model, data, spec.training, spec.metric, spec.direction, on_epoch=report)
+        result = fit(model, data, spec.training, spec.metric, spec.direction, on_epoch=report)
+        held_out.append((data.validation, result.best_outputs))
+        return result
 
     def _warn_if_the_reference_needs_the_budget(self, spec: Spec, first_epoch: float) -> None:
         """Said after the reference's first epoch, not hours later: the reference always
@@ -209,6 +219,7 @@ class Objective:
         data: PreparedData,
         model: torch.nn.Module,
         curves: list[dict],
+        held_out: list[tuple],
     ) -> tuple[FitResult, torch.nn.Module, list[dict]]:
         """One model per fold, each from the same initial weights; the trial's value is the
         mean of the folds' best values. Returns the best fold's result and model, and every
@@ -218,7 +229,7 @@ class Objective:
         for fold, fold_data in enumerate(self.folds_of(data)):
             if fold:
                 model.load_state_dict(initial)
-            result = self._fit(trial, spec, fold_data, model, curves, fold)
+            result = self._fit(trial, spec, fold_data, model, curves, fold, held_out)
             values.append(result.best_value)
             epochs.append(result.best_epoch)
             trial.report(result.best_value, FOLD_STEP + fold)
@@ -250,6 +261,20 @@ class Objective:
         if key not in self._folds:
             self._folds[key] = selection.folds(data, self.folds)
         return self._folds[key]
+
+
+def _save_validation_outputs(path: Path, held_out: list[tuple]) -> None:
+    """The trial's outputs on every track it was validated on, at the best epoch of the fit
+    that held it out: the out-of-fold predictions an ensemble of trials is chosen on."""
+    held_out = [(split, outputs) for split, outputs in held_out if outputs is not None]
+    if not held_out:
+        return
+    np.savez(
+        path,
+        ids=np.concatenate([np.asarray(split.tracks.ids).astype(str) for split, _ in held_out]),
+        outputs=np.concatenate([outputs for _, outputs in held_out]).astype(np.float32),
+        targets=np.concatenate([split.targets for split, _ in held_out]),
+    )
 
 
 def _better(direction: str, a: float, b: float) -> bool:

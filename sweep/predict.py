@@ -27,9 +27,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from sweep.checkpoints import load_checkpoint, predict_checkpoint
+from sweep.checkpoints import EnsembleOfTrials, load_checkpoint, predict_checkpoint
 from sweep.data import LoadReport, PreparedData, Split
 from sweep.dataset_api import DataSource
+from sweep.ensemble import blend
 from sweep.errors import SweepError
 from sweep.lab.inputs import read_inputs
 from sweep.registry import feature_sets
@@ -145,7 +146,16 @@ def prepare_tracks(tracks: TrackSet, ckpt: dict) -> tuple[PreparedData, Split]:
 def model_outputs(
     model: torch.nn.Module, ckpt: dict, tracks: TrackSet, device: torch.device | None = None
 ) -> np.ndarray:
-    """Probabilities (n, C) or values (n, K) for raw (T, rows) tracks, in the tracks' order."""
+    """Probabilities (n, C) or values (n, K) for raw (T, rows) tracks, in the tracks' order.
+    An ensemble of trials gives the weighted mean of its members', each member's tracks
+    prepared as its own checkpoint says."""
+    if isinstance(model, EnsembleOfTrials):
+        weights = {i: m["weight"] for i, m in enumerate(ckpt["members"])}
+        outputs = {
+            i: model_outputs(member, m["checkpoint"], tracks, device)
+            for i, (member, m) in enumerate(zip(model.models, ckpt["members"], strict=True))
+        }
+        return blend(weights, outputs).astype(np.float32)
     data, split = prepare_tracks(tracks, ckpt)
     device = device or torch.device("cpu")
     batch_size = int(ckpt["spec"]["training"]["batch_size"])
@@ -173,7 +183,7 @@ def predict_folder(
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     outputs = model_outputs(model, ckpt, tracks, device)
     ids = [str(t) for t in tracks.ids]
-    if model.head.task == "classification":
+    if ckpt["class_names"]:
         names = list(ckpt["class_names"])
         predicted = outputs.argmax(axis=1)
         rows = [[names[p], *probs] for p, probs in zip(predicted, outputs.tolist(), strict=True)]

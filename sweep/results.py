@@ -12,10 +12,13 @@ The layout, owned here and nowhere else:
       spec.yaml           the spec as run, every default filled in
       environment.json    package versions, git revision, machine
       split.json          the track ids of every split
-      test.json           the best and the reference trial, each tested once
+      test.json           the best and the reference trial, each tested once (and the
+                          ensemble of trials, with `final: ensemble_selection`)
+      ensemble.pt         that ensemble: its members' checkpoints and weights
       trials/<n>/         config.yaml (the trial's resolved spec), curves.json (per epoch),
                           checkpoint.pt (its best weights), folds.pt (its fold models, for
-                          `final: ensemble`), refit.pt (retrained on train+validation)
+                          `final: ensemble`), refit.pt (retrained on train+validation),
+                          validation.npz (its out-of-fold predictions, for ensembles)
 
 Nothing here writes a model or trains: it is the map of the folder, used by the run, the
 report, predict, transfer and the baseline alike.
@@ -44,6 +47,8 @@ CURVES = "curves.json"
 CHECKPOINT = "checkpoint.pt"
 FOLD_MODELS = "folds.pt"  # a trial's fold models, kept where `final: ensemble` may test them
 REFIT = "refit.pt"  # a trial's configuration retrained on train+validation (`final: refit`)
+VALIDATION_OUTPUTS = "validation.npz"  # ids, outputs, targets of its validation tracks
+ENSEMBLE = "ensemble.pt"  # the study's ensemble of trials (`final: ensemble_selection`)
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,12 @@ class TrialFolder:
     @property
     def refit(self) -> Path:
         return self.path / REFIT
+
+    @property
+    def validation_outputs(self) -> Path:
+        """Its predictions on the tracks it was validated on, at its best epoch (with folds,
+        each fold's on its own held-out tracks: out-of-fold predictions)."""
+        return self.path / VALIDATION_OUTPUTS
 
     def tested_model(self) -> Path:
         """The model the trial stands for, as its test scored it (see sweep.selection): its
@@ -127,6 +138,10 @@ class StudyFolder:
     @property
     def test(self) -> Path:
         return self.path / TEST
+
+    @property
+    def ensemble(self) -> Path:
+        return self.path / ENSEMBLE
 
     @property
     def trials(self) -> Path:
@@ -230,16 +245,24 @@ class ModelSource:
     study: Path | None = None
     trial: int | None = None
 
+    members: tuple[int, ...] = ()  # an ensemble of trials: their numbers
+
     def describe(self) -> str:
         if self.study is None:
             return str(self.checkpoint)
+        if self.members:
+            return (
+                f"the ensemble of trials {', '.join(map(str, self.members))} of study {self.study}"
+            )
         return f"trial {self.trial} of study {self.study}"
 
 
-def find_model(given: str | Path, results: Path) -> ModelSource:
+def find_model(given: str | Path, results: Path, ensemble: bool = True) -> ModelSource:
     """The model a checkpoint path, a study folder or a study name under `results` stands
-    for. A study gives its best trial (see `StudyFolder.best_trial_number`), as its test
-    scored it (`TrialFolder.tested_model`).
+    for. A study gives its ensemble of trials where its test scored one (`final:
+    ensemble_selection`, unless `ensemble` is False: transfer wants one trial's backbone),
+    else its best trial (see `StudyFolder.best_trial_number`), as its test scored it
+    (`TrialFolder.tested_model`).
 
     Raises:
         NoSuchModel: nothing by that name.
@@ -258,6 +281,10 @@ def find_model(given: str | Path, results: Path) -> ModelSource:
         raise NoSuchModel(
             f"{given}: no checkpoint file, study folder or study named {str(given)!r} in {results}/"
         )
+    tested = folder.read_test().get("ensemble")
+    if ensemble and isinstance(tested, dict) and folder.ensemble.is_file():
+        members = tuple(int(m["trial"]) for m in tested.get("members", []))
+        return ModelSource(folder.ensemble, folder.path, None, members)
     number = folder.best_trial_number()
     checkpoint = folder.trial(number).tested_model()
     if not checkpoint.is_file():

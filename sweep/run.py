@@ -76,7 +76,8 @@ def run_study(
         study.set_user_attr(trials.INIT_FROM, str(init_from))
     folder.spec.write_text(dump_spec(spec))
     folder.write_json(folder.environment, environment())
-    fail_dead_trials(study)  # an earlier run killed mid-trial: failed, and enqueued again
+    # an earlier run killed mid-trial: its trial failed, and enqueued again (said below)
+    retried = retried_note(fail_dead_trials(study))
     enqueue_reference(study, spec)
 
     budget = n_trials or spec.search.n_trials
@@ -95,8 +96,9 @@ def run_study(
         cpu_budget=None if spec.search.budget is None else spec.search.budget * 60,
         keep_fold_models=final == "ensemble",
     )
-    if skipped and progress is not None:
-        progress.note(skipped)  # before any training: the user knows what the study lacks
+    for note in (skipped, retried):
+        if note and progress is not None:
+            progress.note(note)  # before any training: the user knows what the study lacks
     if trials.counted(study) < budget:
         if progress is not None:
             progress.start(study, budget)
@@ -111,11 +113,22 @@ def run_study(
                 data=data,
             )
     outcome = StudyOutcome(study, folder.path)
-    if skipped and progress is None:
-        outcome.notes.append(skipped)
+    outcome.notes += [note for note in (skipped, retried) if note and progress is None]
     folder.write_json(folder.split, data.split_record())
     outcome.test = evaluate_on_test(study, folder.path, data, spec, outcome.notes, final, init_from)
     return outcome
+
+
+def retried_note(failed: list[int]) -> str | None:
+    """What `fail_dead_trials` did, in a line."""
+    if not failed:
+        return None
+    which = ", ".join(map(str, failed))
+    s = "s" if len(failed) > 1 else ""
+    return (
+        f"trial{s} {which} had been left running by a run that ended (killed or stopped): "
+        f"failed, and retried once with the same parameters"
+    )
 
 
 def skipped_note(data, shown: int = 3) -> str | None:

@@ -13,7 +13,9 @@ tested below a pooled-features logistic regression. The remedies, set in `search
   `ensemble` averages the predictions of the trial's k fold models (kept for the trials
   that were the best when they ended, and the reference); `refit` trains the configuration
   once more on train+validation, for the mean best epoch of its folds; `model` tests the
-  trial's own model (with folds, its best fold's).
+  trial's own model (with folds, its best fold's). `ensemble_selection` tests the trials'
+  own models and, beside them, a weighted ensemble of trials chosen on their out-of-fold
+  predictions (sweep.ensemble).
 
 `folds: auto` uses `AUTO_FOLDS` folds where train+validation has fewer than
 `SMALL_DATA_TRACKS` tracks and one validation split otherwise; `final: auto` is `ensemble`

@@ -373,12 +373,21 @@ class SelectionSpec(Frozen):
         description="cross-validation folds of train+validation per trial (1: the one "
         "validation split); auto: 5 below 1000 train+validation tracks, else 1",
     )
-    final: Literal["auto", "ensemble", "refit", "model"] = Field(
+    final: Literal["auto", "ensemble", "refit", "model", "ensemble_selection"] = Field(
         "auto",
         description="what the test split scores, for the best and the reference trial alike: "
         "ensemble: the mean prediction of the trial's fold models (needs folds); refit: the "
         "configuration retrained on train+validation; model: the trial's own model (with "
-        "folds, its best fold's); auto: ensemble with folds, else model",
+        "folds, its best fold's); ensemble_selection: each trial's own model, and also a "
+        "weighted ensemble of the complete trials, chosen greedily on their out-of-fold "
+        "predictions (Caruana et al. 2004); auto: ensemble with folds, else model",
+    )
+    ensemble_size: int = Field(
+        25,
+        ge=1,
+        le=200,
+        description="ensemble_selection: rounds of greedy selection (with replacement); the "
+        "weights are multiples of 1/rounds",
     )
 
     @model_validator(mode="before")

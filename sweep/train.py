@@ -62,6 +62,7 @@ class FitResult:
     history: list[EpochRecord] = field(default_factory=list)
     stopped_early: bool = False
     state_dict: dict | None = None  # the best weights, on the CPU
+    best_outputs: np.ndarray | None = None  # validation outputs at the best epoch
 
 
 def pick_device(name: str) -> torch.device:
@@ -252,6 +253,7 @@ def fit(
             result.state_dict = {
                 k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()
             }
+            result.best_outputs = outputs
         else:
             waited += 1
         if on_epoch is not None:

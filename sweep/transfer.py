@@ -29,7 +29,7 @@ def resolve_checkpoint(init_from: str, results: Path) -> Path:
     """The checkpoint `init_from` names: a file, or the best trial of a study folder/name
     (see `sweep.results.find_model`)."""
     try:
-        return find_model(init_from, results).checkpoint
+        return find_model(init_from, results, ensemble=False).checkpoint
     except NoSuchModel as e:
         if Path(init_from).suffix == ".pt":
             raise SpecError(f"model.init_from: checkpoint {init_from} not found") from e

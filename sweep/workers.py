@@ -42,6 +42,7 @@ from sweep import trials
 from sweep.data import PreparedData
 from sweep.errors import SweepError
 from sweep.objective import Objective, TrialFailed
+from sweep.signals import SIGNALS, raise_interrupted, signal_name
 from sweep.spec import Spec
 from sweep.storage import fail_dead_trials, open_storage
 from sweep.study import WORKER_SEED_STRIDE, open_study
@@ -136,14 +137,16 @@ def run_workers(plan: WorkPlan, workers: int, progress: Any = None) -> None:
                 worker.close()
                 del running[i]
                 if worker.process.exitcode is not None and worker.process.exitcode < 0:
-                    fail_dead_trials(study)  # killed: its trial failed, and enqueued again
+                    failed = fail_dead_trials(study)  # killed: its trial failed, and enqueued again
+                    if progress is not None:
+                        progress.note(_died_note(i, worker.process.exitcode, failed))
                     if replacements > 0 and not _budget_spent(study, plan):
                         replacements -= 1
                         running[i] = _Worker.start(context, plan, i)
             if errors:
                 break
-    except KeyboardInterrupt:
-        _stop(running.values(), signal.SIGINT)
+    except KeyboardInterrupt as e:  # passed on: each worker records its trial as stopped so
+        _stop(running.values(), signal.SIGTERM if signal_name(e) == "SIGTERM" else signal.SIGINT)
         raise
     finally:
         _stop(running.values(), signal.SIGTERM)
@@ -188,6 +191,15 @@ class _Worker:
     def close(self) -> None:
         self.ended = True
         self.events.close()
+
+
+def _died_note(index: int, exitcode: int, failed: list[int]) -> str:
+    try:
+        how = f"killed by {signal.Signals(-exitcode).name}"
+    except ValueError:
+        how = f"exit code {exitcode}"
+    trial = f": trial {', '.join(map(str, failed))} failed, and is retried" if failed else ""
+    return f"worker {index} died ({how}){trial}"
 
 
 def _budget_spent(study: optuna.Study, plan: WorkPlan) -> bool:
@@ -244,7 +256,8 @@ def _worker_main(plan: WorkPlan, index: int, events: multiprocessing.connection.
     from sweep.registry import import_user_code
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stopped: record the trial
+    for sig in SIGNALS:  # stopped: record the trial, with the signal as its reason
+        signal.signal(sig, raise_interrupted)
     set_threads(plan.threads)
     try:
         for path in plan.code:

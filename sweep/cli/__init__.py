@@ -12,6 +12,7 @@ import sys
 
 from sweep.cli.app import app, err_console
 from sweep.errors import SweepError
+from sweep.signals import exit_code
 
 # isort: off
 # the command groups register their commands; the order here is `sweep --help`'s
@@ -27,6 +28,6 @@ def main() -> None:
     except SweepError as e:
         err_console.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(e.exit_code)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         err_console.print("interrupted", markup=False)
-        sys.exit(130)
+        sys.exit(exit_code(e))

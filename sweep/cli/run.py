@@ -45,6 +45,7 @@ def run(
 
     from sweep.progress import StudyProgress
     from sweep.run import run_study
+    from sweep.signals import exit_code, signal_name, stop_on_signals
     from sweep.train import set_threads
 
     overrides = [*(set_ or []), *(["data.skip_bad=true"] if skip_bad else [])]
@@ -62,25 +63,34 @@ def run(
         if one is not spec:
             console.print(f"Study [bold]{one.study}[/]: target {one.task.targets[0]}.")
         progress = StudyProgress(console, one.metric, one.training.max_epochs)
-        try:
-            outcome = run_study(
-                one,
-                results,
-                n_trials=trials,
-                timeout=timeout,
-                storage=storage,
-                progress=progress,
-                workers=workers,
-                code=tuple(code or ()),
-            )
-        except KeyboardInterrupt:
+
+        def acknowledge(name: str, progress=progress) -> None:
             progress.stop()
             err_console.print(
-                f"interrupted: finished trials are kept in {results / one.study}; "
-                f"run the same command again to continue",
+                f"{name} received: stopping; the running trial is recorded as failed",
                 markup=False,
             )
-            sys.exit(130)
+
+        try:
+            with stop_on_signals(acknowledge):
+                outcome = run_study(
+                    one,
+                    results,
+                    n_trials=trials,
+                    timeout=timeout,
+                    storage=storage,
+                    progress=progress,
+                    workers=workers,
+                    code=tuple(code or ()),
+                )
+        except KeyboardInterrupt as e:
+            progress.stop()
+            err_console.print(
+                f"interrupted ({signal_name(e)}): finished trials are kept in "
+                f"{results / one.study}; run the same command again to continue",
+                markup=False,
+            )
+            sys.exit(exit_code(e))
         finally:
             progress.stop()
         console.print(_format_outcome(one, outcome))
@@ -115,4 +125,14 @@ def _format_outcome(spec, outcome) -> str:
             f"{role:12} {r['trial']:>5} {r['validation']:>16.4f} "
             + " ".join(f"{r[m]:>16.4f}" for m in metrics)
         )
+    ensemble = outcome.test.get("ensemble")
+    if ensemble:
+        lines.append(
+            f"{'ensemble':12} {'':>5} {ensemble['validation']:>16.4f} "
+            + " ".join(f"{ensemble[m]:>16.4f}" for m in metrics)
+        )
+        members = ", ".join(
+            f"#{m['trial']} {m['backbone']} x{m['weight']:.2f}" for m in ensemble["members"]
+        )
+        lines.append(f"  ensemble of trials (validation: on their held-out predictions): {members}")
     return "\n".join(lines)

@@ -169,6 +169,7 @@ def _study_columns(record: StudyRecord, row: dict[str, Any] | None) -> dict[str,
     what, best_test, best_details = headline(best, row)
     _, ref_test, ref_details = headline(reference, row)
     _, base_test, base_details = headline(record.baseline.test if record.baseline else None, row)
+    _, ensemble_test, _ = headline(record.test.get("ensemble"), row)
     best_trial = record.best_trial
     status = "ok"
     if record.study is None:
@@ -202,6 +203,7 @@ def _study_columns(record: StudyRecord, row: dict[str, Any] | None) -> dict[str,
         "delta_test": (
             best_test - ref_test if best_test is not None and ref_test is not None else None
         ),
+        "ensemble_test": ensemble_test,  # the ensemble of trials (final: ensemble_selection)
         "baseline_test": base_test,
         "baseline_test_details": base_details,
         "complete": counts["COMPLETE"],

@@ -20,6 +20,7 @@ from sweep.report.formatting import format_duration
 from sweep.report.numbers import param_importances, report_number
 from sweep.report.records import StudyRecord, trial_curves, trial_lines
 from sweep.report.tables import (
+    ensemble_table,
     params_table,
     per_class_table,
     scores_table,
@@ -49,6 +50,18 @@ def study_section(record: StudyRecord, out: Path, lines: Sequence[dict]) -> list
         per_class = per_class_table(record.test.get("best", {}))
         if per_class is not None:
             blocks += [Para("Per class, best trial:"), per_class]
+        members = ensemble_table(record)
+        if members is not None:
+            ensemble = record.test["ensemble"]
+            blocks += [
+                Para(
+                    f"The ensemble of trials: greedy ensemble selection with replacement "
+                    f"(Caruana et al. 2004) over {ensemble['candidates']} complete trials' "
+                    f"predictions on the tracks they were validated on, {ensemble['rounds']} "
+                    f"rounds; each member's own scores:"
+                ),
+                members,
+            ]
     blocks += _figure_blocks(record, trials, folder, out)
     params = params_table(record)
     if params is not None:

@@ -108,6 +108,8 @@ def main_table(lines: Sequence[dict[str, Any]]) -> Table:
         best_test = format_number(line["best_test"])
         if line.get("best_test_details"):
             best_test += "\n" + line["best_test_details"].replace("; ", "\n")
+        if line.get("ensemble_test") is not None:
+            best_test += f"\nensemble of trials {line['ensemble_test']:.3f}"
         ref_test = format_number(line["reference_test"])
         if line.get("reference_trial") is not None:
             ref_test += f" (#{line['reference_trial']})"
@@ -211,6 +213,17 @@ def scores_table(record: StudyRecord) -> Table:
         row: list[Cell] = [label, f"#{entry['trial']}", format_number(entry["validation"])]
         row += _test_cells(entry, classification)
         rows.append(row)
+    ensemble = record.test.get("ensemble")
+    if ensemble:
+        members = " ".join(f"#{m['trial']}" for m in ensemble["members"])
+        rows.append(
+            [
+                "Ensemble of trials\n(greedy selection; validation: held-out predictions)",
+                members,
+                format_number(ensemble["validation"]),
+                *_test_cells(ensemble, classification),
+            ]
+        )
     if base is not None:
         val = "\n".join(f"{k} {v:.3f}" for k, v in base.validation.items())
         chosen = "\n".join(f"{k}={v:g}" for k, v in base.chosen.items())
@@ -232,6 +245,30 @@ def _test_cells(entry: dict[str, Any], classification: bool) -> list[Cell]:
     for scores in entry.get("per_target", {}).values():
         cells.append(f"{scores['spearman']:.3f} / {scores['pearson']:.3f} / {scores['mse']:.4f}")
     return cells
+
+
+def ensemble_table(record: StudyRecord) -> Table | None:
+    """The members of the study's ensemble of trials: weight, backbone, each one's own
+    validation and test scores (the ensemble's are in `scores_table`)."""
+    ensemble = record.test.get("ensemble")
+    if not ensemble:
+        return None
+    classification = record.task == "classification"
+    columns = ["Trial", "Weight", "Backbone", f"Validation {record.metric}"]
+    columns += ["Test accuracy", "Test macro-F1"] if classification else ["Test mean Spearman"]
+    rows: list[list[Cell]] = []
+    for m in ensemble["members"]:
+        tests = ("accuracy", "macro_f1") if classification else ("spearman",)
+        rows.append(
+            [
+                f"#{m['trial']}",
+                format_number(m["weight"], 2),
+                m.get("backbone", "–"),
+                format_number(m.get("validation")),
+                *(format_number(m.get(k)) for k in tests),
+            ]
+        )
+    return Table(columns, rows, numeric=set(range(1, len(columns))) - {2})
 
 
 def per_class_table(best: dict[str, Any]) -> Table | None:
