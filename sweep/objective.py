@@ -63,7 +63,7 @@ class Objective:
     ) -> None:
         self.spec = spec
         self.folder = folder
-        self.on_epoch = on_epoch  # progress display: (trial number, record, value)
+        self.on_epoch = on_epoch  # progress: (trial number, record, value, fold "k/K" or None)
         self.on_note = on_note  # what the user must hear now, in a line (the budget's estimate)
         self.init_from = init_from  # transfer: the checkpoint the backbone starts from
         self.budget = budget  # trials of the whole study, all workers together
@@ -168,7 +168,8 @@ class Objective:
         def report(record: EpochRecord, value: float) -> None:
             curves.append({**vars(record), **({} if fold is None else {"fold": fold})})
             if self.on_epoch is not None:
-                self.on_epoch(trial.number, record, value)
+                where = None if fold is None else f"{fold + 1}/{self.folds}"
+                self.on_epoch(trial.number, record, value, where)
             if not fold:  # None (one split) or the first fold
                 trial.report(value, record.epoch)
                 # the reference is the comparison every study owes: it reports (the pruner

@@ -1,10 +1,14 @@
-"""The live view of a running study: trial i/N, epoch, current and best metric, pruned count.
+"""The live view of a running study: trial i/N, fold, epoch, current and best metric, counts.
 
-On a terminal it is one status line redrawn in place, with a line printed per finished trial;
-piped to a file or CI log, only the per-trial lines are printed.
+On a terminal it is one status line redrawn in place, with a line printed per finished trial.
+Piped to a file, a CI log or a notebook cell, the per-trial lines, and between them the
+status as a line when a fold begins and at least every HEARTBEAT_SECONDS of a long trial
+(at an epoch's end), so that a log shows life.
 """
 
 from __future__ import annotations
+
+import time
 
 import optuna
 from rich.console import Console
@@ -14,6 +18,7 @@ from sweep import trials
 from sweep.train import EpochRecord
 
 STATES = trials.STATES
+HEARTBEAT_SECONDS = 30.0
 
 
 class StudyProgress:
@@ -24,6 +29,7 @@ class StudyProgress:
         self.status: Status | None = None
         self.budget = 0
         self.study: optuna.Study | None = None
+        self._last_line = time.monotonic()  # without a terminal: when a line was last printed
 
     def start(self, study: optuna.Study, budget: int) -> None:
         self.study, self.budget = study, budget
@@ -46,14 +52,25 @@ class StudyProgress:
         """A line the user must read now (printed above the live status line)."""
         self.console.print(f"note: {text}", markup=False, highlight=False)
 
-    def epoch(self, number: int, record: EpochRecord, value: float) -> None:
-        if self.status is None:
-            return
-        self.status.update(
-            f"trial {number} ({self._position(number)} of {self.budget})  epoch {record.epoch}/"
-            f"{self.max_epochs}  {self.metric} {value:.4f}  best {self._best()}  "
-            f"pruned {self._count(STATES.PRUNED)}  failed {self._count(STATES.FAIL)}"
+    def epoch(
+        self, number: int, record: EpochRecord, value: float, fold: str | None = None
+    ) -> None:
+        """An epoch ended; `fold` is "k/K" in a cross-validated trial."""
+        line = (
+            f"trial {number} ({self._position(number)} of {self.budget})  "
+            + (f"fold {fold}  " if fold else "")
+            + f"epoch {record.epoch}/{self.max_epochs}  {self.metric} {value:.4f}  best "
+            f"{self._best()}  pruned {self._count(STATES.PRUNED)}  failed "
+            f"{self._count(STATES.FAIL)}"
         )
+        if self.status is not None:
+            self.status.update(line)
+            return
+        now = time.monotonic()
+        fold_begins = fold is not None and record.epoch == 1
+        if fold_begins or now - self._last_line >= HEARTBEAT_SECONDS:
+            self.console.print(line, markup=False, highlight=False)
+            self._last_line = now
 
     def trial_finished(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         if trials.is_surplus(trial):  # dropped before training (sweep.objective)
@@ -67,6 +84,7 @@ class StudyProgress:
         over = f" in {folds} fold{'s' if folds > 1 else ''}" if folds else ""
         seconds = trial.user_attrs.get(trials.WALL_SECONDS, 0.0)
         why = f" ({reason})" if reason and trial.value is None else ""
+        self._last_line = time.monotonic()
         self.console.print(
             f"trial {trial.number}{tag}: {trial.state.name.lower()}{value} after {epochs} "
             f"epochs{over}, {seconds:.0f} s{why}"

@@ -20,6 +20,7 @@ from typing import Any
 import optuna
 
 from sweep import selection, trials
+from sweep.cores import claim_cores
 from sweep.data import prepare
 from sweep.environment import environment
 from sweep.errors import SweepError
@@ -102,16 +103,17 @@ def run_study(
     if trials.counted(study) < budget:
         if progress is not None:
             progress.start(study, budget)
-        if workers > 1:
-            run_workers(plan, workers, progress)
-        else:
-            work(
-                plan,
-                on_epoch=progress.epoch if progress else None,
-                on_trial=progress.trial_finished if progress else None,
-                on_note=progress.note if progress else None,
-                data=data,
-            )
+        with claim_cores(workers):  # other runs on the machine leave these cores to us
+            if workers > 1:
+                run_workers(plan, workers, progress)
+            else:
+                work(
+                    plan,
+                    on_epoch=progress.epoch if progress else None,
+                    on_trial=progress.trial_finished if progress else None,
+                    on_note=progress.note if progress else None,
+                    data=data,
+                )
     outcome = StudyOutcome(study, folder.path)
     outcome.notes += [note for note in (skipped, retried) if note and progress is None]
     folder.write_json(folder.split, data.split_record())

@@ -72,8 +72,10 @@ def pick_device(name: str) -> torch.device:
 
 
 def set_threads(threads: int | None) -> None:
-    """Use every core for one process unless told otherwise (set once, not per trial)."""
-    torch.set_num_threads(threads or os.cpu_count() or 1)
+    """Torch's threads: `threads`, else every core this process may use (sweep.cores)."""
+    from sweep.cores import usable_cores
+
+    torch.set_num_threads(threads or usable_cores())
 
 
 def predict(

@@ -12,7 +12,8 @@ differently, and a run joining a study that exists draws a random offset (see
 workers start the last trial at once, the later number is dropped before it trains
 (`OverBudget`).
 
-With several workers on one machine, each gets an equal share of the torch threads. The
+With several workers on one machine, each gets an equal share of the torch threads (of the
+cores that every live run on the machine shares, see sweep.cores). The
 main process only follows: it shows their progress (the workers send it events), notices a
 worker that died, fails and re-enqueues that worker's trial, and starts a replacement.
 
@@ -39,6 +40,7 @@ from typing import Any
 import optuna
 
 from sweep import trials
+from sweep.cores import fair_threads
 from sweep.data import PreparedData
 from sweep.errors import SweepError
 from sweep.objective import Objective, TrialFailed
@@ -101,13 +103,17 @@ def work(
     # dropped before it trained (over the budget, a second reference) is no attempt.
     attempts = 0
     while attempts - objective.dropped < plan.budget and not _budget_spent(study, plan):
+        if plan.threads is None:  # the machine's cores, shared with the runs live now
+            set_threads(fair_threads())
         study.optimize(objective, n_trials=1, catch=(TrialFailed,), callbacks=callbacks)
         attempts += 1
     return objective
 
 
-def threads_per_worker(threads: int | None, workers: int) -> int:
-    return max(1, (threads or os.cpu_count() or 1) // workers)
+def threads_per_worker(threads: int | None, workers: int) -> int | None:
+    """Each worker's share of the spec's `training.threads`; None (no number in the spec):
+    each worker takes its fair share of the machine before each trial (sweep.cores)."""
+    return None if threads is None else max(1, threads // workers)
 
 
 # ----------------------------------------------------------------------------- processes
@@ -243,8 +249,8 @@ def _dispatch(kind: str, payload: list, study: optuna.Study, progress: Any, erro
     elif kind == "note":
         progress.note(payload[0])
     elif kind == "epoch":
-        number, record, value = payload
-        progress.epoch(number, EpochRecord(**record), value)
+        number, record, value, fold = payload
+        progress.epoch(number, EpochRecord(**record), value, fold)
     elif kind == "trial":
         trial = next((t for t in study.get_trials(deepcopy=False) if t.number == payload[0]), None)
         if trial is not None:
@@ -265,7 +271,9 @@ def _worker_main(plan: WorkPlan, index: int, events: multiprocessing.connection.
         work(
             plan,
             index,
-            on_epoch=lambda n, record, v: events.send(("epoch", n, dataclasses.asdict(record), v)),
+            on_epoch=lambda n, record, v, fold: events.send(
+                ("epoch", n, dataclasses.asdict(record), v, fold)
+            ),
             on_trial=lambda study, trial: events.send(("trial", trial.number)),
             on_note=lambda text: events.send(("note", text)),
         )
