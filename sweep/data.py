@@ -236,11 +236,23 @@ def prepare(spec: DataSpec) -> PreparedData:
     data.train = data._standardised(train)
     data.validation = data._standardised(subset("validation"))
     if source.has_test_labels:
+        _check_test_part(source.parts["test"])  # now, not after the whole search
         data._test_part = source.parts["test"]
     else:  # carved from train: already loaded, kept aside until asked for
         data._test = data._standardised(subset("test"))
     report.seconds = time.perf_counter() - started
     return data
+
+
+def _check_test_part(part: Part) -> None:
+    """The test split is loaded only once the search is over; what can be told of it
+    without loading it is checked before the first epoch: it has labels, and its folder."""
+    if not part.ids:
+        raise DataError(
+            f"{part.label_file}: no track in the test labels, so nothing to test the study on"
+        )
+    if not part.folder.is_dir():
+        raise DataError(f"{part.folder}: the test folder is missing ({part.label_file} names it)")
 
 
 def _check_rows(features: FeatureSet, source: DataSource) -> None:

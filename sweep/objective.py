@@ -173,8 +173,9 @@ class Objective:
             if not fold:  # None (one split) or the first fold
                 trial.report(value, record.epoch)
                 # the reference is the comparison every study owes: it reports (the pruner
-                # learns from it) but is never pruned, as it is never stopped by the budget
-                if not trials.is_reference(trial) and trial.should_prune():
+                # learns from it) but is never pruned, as it is never stopped by the budget;
+                # nor is a spec's enqueued configuration (slow starters, chosen on purpose)
+                if not trials.exempt_from_pruning(trial) and trial.should_prune():
                     where = "" if fold is None else " of the first fold"
                     raise optuna.TrialPruned(f"pruned at epoch {record.epoch}{where}")
             if self.cpu_budget is not None:  # other workers count it before it ends
@@ -243,7 +244,8 @@ class Objective:
                     weights_per_fold.append(weights)
                 if better:
                     best = (result, weights)
-            if fold < self.folds - 1 and not trials.is_reference(trial) and trial.should_prune():
+            last = fold == self.folds - 1
+            if not last and not trials.exempt_from_pruning(trial) and trial.should_prune():
                 raise optuna.TrialPruned(f"pruned after fold {fold + 1} of {self.folds}")
         result, weights = best
         model.load_state_dict(weights)

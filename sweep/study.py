@@ -133,8 +133,12 @@ def grid_values(param) -> list:
 
 def enqueue_reference(study: optuna.Study, spec: Spec) -> None:
     """The spec's own configuration is the study's first trial, tagged; enqueued again only
-    when its earlier tries failed (an interrupted run), so the reference is always measured."""
-    if any(trials.is_reference(t) and t.state != trials.STATES.FAIL for t in study.trials):
-        return
-    values = space.reference_params(spec)
-    study.enqueue_trial(space.enqueue_form(spec, values), user_attrs={trials.REFERENCE: True})
+    when its earlier tries failed (an interrupted run), so the reference is always measured.
+    Then, in a new study, the spec's `search.enqueue` configurations, each once."""
+    if not any(trials.is_reference(t) and t.state != trials.STATES.FAIL for t in study.trials):
+        values = space.reference_params(spec)
+        study.enqueue_trial(space.enqueue_form(spec, values), user_attrs={trials.REFERENCE: True})
+    if any(trials.ENQUEUED in t.user_attrs for t in study.trials):
+        return  # enqueued when the study began (a continued study keeps its own order)
+    for i, values in enumerate(spec.search.enqueue):
+        study.enqueue_trial(space.enqueue_form(spec, values), user_attrs={trials.ENQUEUED: i})

@@ -28,6 +28,7 @@ SURPLUS = "surplus"  # True on a trial dropped before it trained (see sweep.obje
 REASON = "reason"  # why it was pruned or failed, in words
 WORKER = "worker"  # the process running it: {"host", "pid", "started"} (sweep.storage)
 RETRY_OF = "retry_of"  # the number of the dead worker's trial it repeats
+ENQUEUED = "enqueued"  # the index of the spec's search.enqueue configuration it tries
 WALL_SECONDS = "wall_seconds"
 CPU_SECONDS = "cpu_seconds"  # when it ended
 CPU_SECONDS_SO_FAR = "cpu_seconds_so_far"  # while it runs, for the study's CPU budget
@@ -48,6 +49,12 @@ TEST = "test"  # the test results (test.json's content), for reports from any ma
 
 def is_reference(trial: Any) -> bool:
     return bool(trial.user_attrs.get(REFERENCE))
+
+
+def exempt_from_pruning(trial: Any) -> bool:
+    """The reference and the spec's enqueued configurations run to their end (early
+    stopping and, except the reference, the CPU budget still apply)."""
+    return is_reference(trial) or ENQUEUED in trial.user_attrs
 
 
 def is_surplus(trial: Any) -> bool:

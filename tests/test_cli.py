@@ -83,7 +83,7 @@ def test_a_corrupt_file_names_the_file_and_skip_bad_counts_it(tiny_root):
 def test_components_lists_docs_and_parameters():
     out = sweep("components", "datasets")
     assert out.returncode == 0
-    assert "fma_genre" in out.stdout and "merge_classes: bool = True" in out.stdout
+    assert "fma_genre" in out.stdout and "merge_classes: bool | str = 'auto'" in out.stdout
 
 
 def test_cache_command_shows_and_clears(tiny_root, isolated_cache):

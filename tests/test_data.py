@@ -47,6 +47,17 @@ def test_the_official_test_set_is_loaded_only_when_asked_for(tiny_root):
     assert np.bincount(test.targets).tolist() == [2, 2, 2]
 
 
+def test_empty_test_labels_are_an_error_before_any_training(tiny_root):
+    """Found with own audio: the run trained for 35 s, then found no test track."""
+    labels = tiny_root / "fma_genre_spectrograms" / "test_labels.txt"
+    labels.write_text(labels.read_text().splitlines()[0] + "\n")  # the header alone
+    with pytest.raises(DataError) as caught:
+        prepare(_spec(tiny_root, beat=False))
+    assert str(caught.value) == (
+        f"{labels}: no track in the test labels, so nothing to test the study on"
+    )
+
+
 def test_multitask_carves_validation_and_test_from_train(tiny_root):
     data = prepare(_spec(tiny_root, dataset="multitask", val_fraction=0.25, test_fraction=0.25))
     ids = data.split_ids

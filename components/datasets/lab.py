@@ -46,17 +46,25 @@ def _folder(root: Path, kind: str, beat: bool) -> Path:
 
 
 @datasets.register("fma_genre", default_features="fused")
-def fma_genre(root: Path, beat: bool, merge_classes: bool = True) -> DataSource:
+def fma_genre(root: Path, beat: bool, merge_classes: bool | str = "auto") -> DataSource:
     """FMA genre spectrograms: genre classification with the official test set.
 
     Args:
         root: the Kaggle `data/` folder.
         beat: beat-synchronised arrays (`fma_genre_spectrograms_beat`) or full ones.
-        merge_classes: merge the 20 FMA genres into the report's 10 classes and drop five;
-            off, the genres in the label files are the classes.
+        merge_classes: true: merge the 20 FMA genres into the report's 10 classes and drop
+            five; false: the genres in the label files are the classes; auto (the
+            default): merge where the label files name any of the lab's FMA genres, and
+            keep them as they are where they name none (your own audio's genres, as
+            `sweep data extract` writes them).
     """
     folder = _folder(root, "genre", beat)
     raw = {name: _genre_rows(folder / f"{name}_labels.txt") for name in ("train", "test")}
+    if merge_classes == "auto":
+        named = {row.values[0] for rows in raw.values() for row in rows}
+        merge_classes = bool(named & (set(GENRE_MERGE) | set(GENRES_DROPPED)))
+    elif not isinstance(merge_classes, bool):
+        raise DataError(f"merge_classes must be true, false or auto, got {merge_classes!r}")
     dropped: dict[str, dict[str, int]] = {}
     kept: dict[str, list[tuple[layout.LabelRow, str]]] = {}
     for name, rows in raw.items():

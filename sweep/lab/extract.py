@@ -290,18 +290,27 @@ def _check_output(out: Path, folders: list[Path], audio_dir: Path) -> None:
 def _splits(
     labels: Path, rows: list[_Row], kind: str, test_fraction: float, seed: int
 ) -> dict[str, str]:
-    """Split per track id: as the table says, else seeded and stratified by genre."""
+    """Split per track id: as the table says, else seeded and stratified by genre.
+
+    The stratified split holds out `test_fraction` of each genre, rounded, keeping one train
+    track per genre. Where that rounds to no test track at all (a few clips per genre), it
+    holds out one track of each genre that has two or more, largest genres first, until
+    the test split has `test_fraction` of the tracks (at least one); where every genre has a
+    single clip, no test split can be made, and that is an error rather than an empty one.
+    """
     if kind == "multitask" or rows[0].split is not None:  # rows have a split iff a column says
         split_of = {row.tid: row.split or "train" for row in rows}
     else:
         rng = np.random.default_rng(seed)
-        split_of = {}
+        split_of, order_of = {}, {}
         for genre in sorted({row.genre for row in rows}):
             ids = [row.tid for row in rows if row.genre == genre]
             n_test = min(round(len(ids) * test_fraction), len(ids) - 1)
-            order = rng.permutation(len(ids))
-            for rank, i in enumerate(order):
-                split_of[ids[i]] = "test" if rank < n_test else "train"
+            order_of[genre] = [ids[i] for i in rng.permutation(len(ids))]
+            for rank, tid in enumerate(order_of[genre]):
+                split_of[tid] = "test" if rank < n_test else "train"
+        if test_fraction > 0 and "test" not in split_of.values():
+            _hold_out_across_genres(labels, split_of, order_of, test_fraction)
     if "train" not in split_of.values():
         raise DataError(f"{labels}: no track for train (every readable row says test)")
     if kind == "genre":
@@ -312,6 +321,24 @@ def _splits(
                     f"{labels}:{row.line}: genre {row.genre!r} has test tracks but no train track"
                 )
     return split_of
+
+
+def _hold_out_across_genres(
+    labels: Path, split_of: dict[str, str], order_of: dict[str, list[str]], test_fraction: float
+) -> None:
+    """One test track from each of the largest genres with two or more tracks, until the
+    test split has `test_fraction` of all tracks (at least one)."""
+    wanted = max(1, round(len(split_of) * test_fraction))
+    candidates = sorted(
+        (g for g, ids in order_of.items() if len(ids) >= 2), key=lambda g: (-len(order_of[g]), g)
+    )
+    if not candidates:
+        raise DataError(
+            f"{labels}: every genre has a single clip, so no test track can be held out "
+            f"without leaving its genre untrained (add clips, or a 'split' column)"
+        )
+    for genre in candidates[:wanted]:
+        split_of[order_of[genre][0]] = "test"
 
 
 def _write(

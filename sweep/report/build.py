@@ -20,13 +20,13 @@ from sweep import __version__
 from sweep.errors import SweepError
 from sweep.report import prose
 from sweep.report.document import Block, Heading, Para, anchor
-from sweep.report.numbers import baseline_lines, main_lines
+from sweep.report.numbers import baseline_lines, headline_lines, main_lines
 from sweep.report.records import StudyRecord, find_studies, is_study_folder, load_study_record
 from sweep.report.render_html import to_html
 from sweep.report.render_markdown import to_markdown
 from sweep.report.sections import study_section
 from sweep.report.study_data import attach_data
-from sweep.report.tables import baseline_table, main_table, write_csv
+from sweep.report.tables import baseline_table, headline_table, main_table, write_csv
 
 
 @dataclass
@@ -95,7 +95,10 @@ def _front_matter(
     lines: Sequence[dict[str, Any]],
     bases: Sequence[dict[str, Any]],
 ) -> list[Block]:
-    """The report before the studies: title, contents, the main table and the baselines."""
+    """The report before the studies: title, the headline, contents, the main table (its
+    rows without a study folded into one line) and the baselines."""
+    with_study = [line for line in lines if line.get("status") != "no study yet"]
+    without = [line["reference_model"] for line in lines if line.get("status") == "no study yet"]
     blocks: list[Block] = [
         Heading(1, "Sweep report"),
         Para(
@@ -103,6 +106,9 @@ def _front_matter(
             + ", ".join(f"`{r.name}`" for r in records)
             + f". Written {datetime.now():%Y-%m-%d %H:%M} by sweep {__version__}."
         ),
+        Heading(2, prose.HEADLINE_HEADING),
+        Para(prose.HEADLINE_LEGEND),
+        headline_table(headline_lines(records)),
         Para(
             "Contents: "
             + " · ".join(
@@ -114,7 +120,18 @@ def _front_matter(
         Heading(2, prose.MAIN_HEADING),
         Para(prose.REPORT_DATA, note=True),
         Para(prose.MAIN_TABLE_LEGEND),
-        main_table(lines),
+    ]
+    if with_study:
+        blocks.append(main_table(with_study))
+    if without:
+        blocks.append(
+            Para(
+                f"Reference models without a study here ({len(without)}): "
+                + ", ".join(f"`{name}`" for name in without)
+                + ". Each has a spec in `specs/`; all are in `main_table.csv`."
+            )
+        )
+    blocks += [
         Heading(2, prose.BASELINE_HEADING),
         Para(prose.BASELINE_METHOD),
     ]

@@ -98,6 +98,9 @@ def history_plot(
             )
             ax.axhline(p["value"], color=REFERENCE, linestyle=":", linewidth=1)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if points:  # half a trial of margin: one trial alone still gets a whole-number axis
+        numbers = [p["number"] for p in points]
+        ax.set_xlim(min(numbers) - 0.5, max(numbers) + 0.5)
     ax.set_xlabel("trial number")
     ax.set_ylabel(f"validation {metric}")
     ax.grid(alpha=0.3)

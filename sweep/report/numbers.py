@@ -274,3 +274,41 @@ def param_importances(record: StudyRecord) -> tuple[dict[str, float] | None, str
     if not values:
         return None, "no parameter varies across the complete trials"
     return {k: float(v) for k, v in values.items()}, ""
+
+
+HEADLINE_CONTENDERS = (  # (key of _study_columns, label), the search's own results first
+    ("best_test", "best trial"),
+    ("ensemble_test", "ensemble of trials"),
+    ("reference_test", "reference configuration"),
+    ("baseline_test", "baseline"),
+)
+
+
+def headline_lines(records: Sequence[StudyRecord]) -> list[dict[str, Any]]:
+    """Per study, what a reader wants first: the test score of its best trial, its ensemble
+    of trials, its reference configuration and the pooled-features baseline, on the same
+    split; which is highest (every test metric here is better higher); and the search's
+    margin over the baseline (its best result minus the baseline's)."""
+    lines = []
+    for record in records:
+        columns = _study_columns(record, None)
+        scores = {label: columns[key] for key, label in HEADLINE_CONTENDERS}
+        known = {k: v for k, v in scores.items() if v is not None}
+        top = max(known.values()) if known else None
+        search = [v for k, v in known.items() if k in ("best trial", "ensemble of trials")]
+        baseline = scores["baseline"]
+        lines.append(
+            {
+                "study": record.name,
+                "status": columns["status"],
+                "test_metric": columns["test_metric"],
+                "test_n": columns["test_n"],
+                **{label: value for label, value in scores.items()},
+                "highest": [k for k, v in known.items() if v == top],
+                "margin_over_baseline": (
+                    max(search) - baseline if search and baseline is not None else None
+                ),
+                "complete": columns["complete"],
+            }
+        )
+    return lines

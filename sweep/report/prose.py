@@ -5,7 +5,16 @@ and edited as text; the document's short captions, which interpolate a study's n
 stay beside the numbers they describe (`sweep.report.sections`).
 """
 
+HEADLINE_HEADING = "Headline"
 MAIN_HEADING = "Reference models and studies"
+
+HEADLINE_LEGEND = (
+    "Per study, on its own test split: the best trial (chosen on validation), the ensemble "
+    "of trials (where the spec's `search.selection.final` is `ensemble_selection`), the "
+    "lab's reference configuration trained here, and the practitioner's pooled-features "
+    "baseline. The highest is in bold. A search that does not beat the baseline has learnt "
+    "nothing that the clip statistics did not say."
+)
 BASELINE_HEADING = "Practitioner's baseline"
 
 REPORT_DATA = (

@@ -258,8 +258,14 @@ def _last_reported(t: optuna.trial.FrozenTrial) -> float | None:
 
 def trial_curves(record: StudyRecord, number: int) -> list[dict] | None:
     """A trial's per-epoch curves, None where it wrote none; of a cross-validated trial,
-    its first fold's."""
+    its first fold's (see `curves_folds`)."""
     curves = StudyFolder(record.folder).trial(number).read_curves()
     if curves and "fold" in curves[0]:  # cross-validated: one fold's curves, not k overlaid
         curves = [c for c in curves if c["fold"] == 0]
     return curves or None
+
+
+def curves_folds(record: StudyRecord, number: int) -> int:
+    """How many folds a trial's curves span (1: one validation split)."""
+    curves = StudyFolder(record.folder).trial(number).read_curves()
+    return len({c["fold"] for c in curves if "fold" in c}) or 1

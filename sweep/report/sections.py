@@ -18,16 +18,19 @@ from sweep.report import figures
 from sweep.report.document import Block, Bullets, Heading, Image, Para
 from sweep.report.formatting import format_duration
 from sweep.report.numbers import param_importances, report_number
-from sweep.report.records import StudyRecord, trial_curves, trial_lines
+from sweep.report.records import StudyRecord, curves_folds, trial_curves, trial_lines
 from sweep.report.tables import (
     ensemble_table,
     params_table,
     per_class_table,
     scores_table,
     top_trials_table,
+    unfinished_table,
     write_csv,
 )
 from sweep.results import CURVES
+
+FEW_TRIALS_FOR_IMPORTANCES = 20
 
 
 def study_section(record: StudyRecord, out: Path, lines: Sequence[dict]) -> list[Block]:
@@ -45,7 +48,10 @@ def study_section(record: StudyRecord, out: Path, lines: Sequence[dict]) -> list
     trials = trial_lines(record)
     write_csv(trials, folder / "trials.csv")
     if record.test:
-        blocks += [Heading(3, "Test split: best trial, reference configuration, baseline")]
+        ensemble = ", ensemble of trials" if record.test.get("ensemble") else ""
+        blocks += [
+            Heading(3, f"Test split: best trial{ensemble}, reference configuration, baseline")
+        ]
         blocks.append(scores_table(record))
         per_class = per_class_table(record.test.get("best", {}))
         if per_class is not None:
@@ -77,6 +83,13 @@ def study_section(record: StudyRecord, out: Path, lines: Sequence[dict]) -> list
                 f"pruned, {counts['FAIL']} failed."
             ),
             top,
+        ]
+    unfinished = unfinished_table(trials)
+    if unfinished is not None:
+        blocks += [
+            Heading(3, "Trials that did not complete"),
+            Para("Failed and pruned trials, counted by the reason each one recorded."),
+            unfinished,
         ]
     blocks.append(
         Para(f"All trials: `studies/{record.name}/trials.csv`; study folder: `{record.folder}`.")
@@ -188,9 +201,19 @@ def _figure_blocks(
     importances, why = param_importances(record)
     if importances:
         path = figures.importance_plot(importances, folder / "importances.png")
+        n = record.counts["COMPLETE"]
         blocks.append(
-            Para("fANOVA importances over the complete trials (optuna.importance, seed 0).")
+            Para(f"fANOVA importances over the {n} complete trials (optuna.importance, seed 0).")
         )
+        if n < FEW_TRIALS_FOR_IMPORTANCES:
+            blocks.append(
+                Para(
+                    f"Caveat: {n} complete trials for {len(importances)} parameters; below "
+                    f"{FEW_TRIALS_FOR_IMPORTANCES}, an importance says more about which trials "
+                    f"were drawn than about the parameter.",
+                    note=True,
+                )
+            )
         blocks.append(image(path, f"parameter importances of {record.name}"))
     else:
         blocks.append(Para(f"Skipped: {why}.", note=True))
@@ -204,7 +227,9 @@ def _figure_blocks(
         ref_curves = (
             trial_curves(record, ref.number) if ref is not None and ref.number != best else None
         )
-        blocks.append(Heading(3, f"Learning curves: best trial #{best}"))
+        folds = curves_folds(record, best)
+        which = f", fold 1 of {folds}" if folds > 1 else ""
+        blocks.append(Heading(3, f"Learning curves: best trial #{best}{which}"))
         if curves:
             trial = next((t for t in trials if t["number"] == best), None)
             best_epoch = trial["best_epoch"] if trial is not None else None
@@ -214,7 +239,9 @@ def _figure_blocks(
             blocks.append(
                 Para(
                     f"Per epoch, from the trial's `{CURVES}`"
-                    + ("; dashed red: the reference configuration." if ref_curves else ".")
+                    + (f" (its first fold of {folds}; the others are in the file)" if which else "")
+                    + ("; dashed red: the reference configuration" if ref_curves else "")
+                    + (", its first fold." if ref_curves and which else ".")
                 )
             )
             blocks.append(image(path, f"learning curves of trial {best}"))

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from sweep.report.document import Cell, Table
+from sweep.report.document import Cell, Table, cell_parts
 from sweep.report.formatting import (
     delta_cell,
     format_duration,
@@ -127,7 +127,7 @@ def main_table(lines: Sequence[dict[str, Any]]) -> Table:
                 ref_test,
                 best_val,
                 best_test,
-                delta_cell(line["delta_test"]),
+                _delta_cell(line),
                 format_number(line["baseline_test"]),
                 f"{line['complete']} / {line['pruned']} / {line['failed']}{running}",
                 format_duration(line["trial_wall_seconds"]),
@@ -135,6 +135,66 @@ def main_table(lines: Sequence[dict[str, Any]]) -> Table:
         )
         classes.append(group_class + (" combined" if line["status"] == "combined" else ""))
     return Table(MAIN_COLUMNS, rows, numeric={4, 6, 7, 8, 9, 10, 12}, row_classes=classes)
+
+
+HEADLINE_COLUMNS = [
+    "Study",
+    "Test split",
+    "Best trial",
+    "Ensemble of trials",
+    "Reference configuration",
+    "Baseline",
+    "Verdict",
+]
+
+
+def headline_table(lines: Sequence[dict[str, Any]]) -> Table:
+    """One row per study: its results and the baseline on one test split, the highest in
+    bold, and a verdict that flags a baseline the search did not beat."""
+    rows: list[list[Cell]] = []
+    for line in lines:
+        cells: list[Cell] = [line["study"]]
+        if line["test_n"] is None:
+            rows.append([*cells, line["status"]])  # the last cell spans the rest
+            continue
+        cells.append(f"{line['test_n']} tracks\n{line['test_metric']}")
+        for label in ("best trial", "ensemble of trials", "reference configuration", "baseline"):
+            value = line[label]
+            text = format_number(value)
+            cells.append(f"**{text}**" if label in line["highest"] and value is not None else text)
+        cells.append(_verdict(line))
+        rows.append(cells)
+    return Table(HEADLINE_COLUMNS, rows, numeric={2, 3, 4, 5})
+
+
+def _verdict(line: dict[str, Any]) -> Cell:
+    margin = line["margin_over_baseline"]
+    if margin is None:
+        return "no baseline to compare with (see the study's notes)"
+    margin = round(margin, 9)  # 0.7 - 0.6875 is 0.0125, not 0.01249...
+    tracks = ""
+    if line["test_metric"] == "accuracy" and line["test_n"]:
+        n = round(abs(margin) * line["test_n"])
+        tracks = f" ({n} of {line['test_n']} tracks)"
+    if margin > 0:
+        return (f"the search beats the baseline by {margin:.3f}{tracks}", "pos")
+    if margin == 0:
+        return ("the search ties the baseline: it found nothing the clip statistics did not", "neg")
+    return (
+        f"the baseline wins by {-margin:.3f}{tracks}: the search found nothing the clip "
+        "statistics did not",
+        "neg",
+    )
+
+
+def _delta_cell(line: dict[str, Any]) -> Cell:
+    """Best minus reference; flagged where the baseline scored above the best trial, lest a
+    gain over the reference read as a win."""
+    cell = delta_cell(line["delta_test"])
+    best, baseline = line.get("best_test"), line.get("baseline_test")
+    if best is None or baseline is None or baseline <= best:
+        return cell
+    return (f"{cell_parts(cell)[0]}\nbaseline above best by {baseline - best:.3f}", "neg")
 
 
 def baseline_table(lines: Sequence[dict[str, Any]]) -> Table:
@@ -340,3 +400,22 @@ def top_trials_table(record: StudyRecord, trials: list[dict]) -> Table | None:
     table = Table(columns, rows, numeric={0, 2, 3, 4})
     table.row_classes = ["ref" if t["reference"] else "" for t in shown]
     return table
+
+
+def unfinished_table(trials: Sequence[dict[str, Any]]) -> Table | None:
+    """Failed and pruned trials counted by state and reason (the trials' `reason`), the
+    most frequent first, with their numbers; None where every trial completed. Failed
+    trials come first: they are the ones a reader must see."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for t in trials:
+        if t["state"] in ("FAIL", "PRUNED"):
+            reason = t.get("reason") or "no reason recorded"
+            groups.setdefault((t["state"], reason), []).append(t["number"])
+    if not groups:
+        return None
+    order = sorted(groups.items(), key=lambda kv: (kv[0][0] != "FAIL", -len(kv[1]), kv[0][1]))
+    rows: list[list[Cell]] = []
+    for (state, reason), numbers in order:
+        shown = ", ".join(f"#{n}" for n in numbers[:8]) + (" ..." if len(numbers) > 8 else "")
+        rows.append([state.lower(), reason, str(len(numbers)), shown])
+    return Table(["State", "Reason", "Trials", "Numbers"], rows, numeric={2})

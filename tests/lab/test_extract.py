@@ -234,3 +234,40 @@ def test_refuses_bad_folders(audio, tmp_path) -> None:
     assert (taken / "keep.txt").read_text() == "mine"
     with pytest.raises(ValueError, match="test_fraction"):
         extract_features(audio, labels, tmp_path / "new", test_fraction=1.0)
+
+
+LOWER_TSV = "file\tgenre\n" + "".join(
+    f"{name}\t{genre}\n"
+    for name, genre in [
+        ("rock/r1.wav", "rock"),
+        ("rock/r2", "rock"),
+        ("p1", "pop"),
+        ("pop/p.2.ogg", "pop"),
+        ("jazz one", "jazz"),
+        ("jazz2.wav", "jazz"),
+    ]
+)
+
+
+def test_own_genres_with_few_clips_get_a_test_split_and_are_read_unmerged(audio, tmp_path):
+    """Two clips per lower-case genre: 20% of each genre rounds to no test track, which
+    left the test split empty; the lab's 20 -> 10 merge then refused 'rock'."""
+    labels = write(tmp_path / "labels.tsv", LOWER_TSV)
+    summary = extract_features(audio, labels, tmp_path / "out", workers=1, show_progress=False)
+    assert summary["tracks"] == {"train": 5, "test": 1}  # 20% of 6 tracks, rounded
+    source = fma_genre(tmp_path / "out", beat=True)  # merge_classes: auto
+    assert source.class_names == ("jazz", "pop", "rock") and not source.notes["merged"]
+    assert len(source.parts["test"].ids) == 1
+    with pytest.raises(DataError, match="'rock' is neither merged nor dropped"):
+        fma_genre(tmp_path / "out", beat=True, merge_classes=True)  # asked for: refused
+
+
+def test_one_clip_per_genre_is_refused_before_any_audio_is_decoded(audio, tmp_path):
+    labels = write(tmp_path / "labels.tsv", "file\tgenre\nr1\tblues\np1\tcountry\njazz2\tdisco\n")
+    with pytest.raises(DataError) as caught:
+        extract_features(audio, labels, tmp_path / "out", workers=1, show_progress=False)
+    assert str(caught.value) == (
+        f"{labels}: every genre has a single clip, so no test track can be held out without "
+        f"leaving its genre untrained (add clips, or a 'split' column)"
+    )
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.npy"))

@@ -117,3 +117,74 @@ def test_top_trials_keep_the_reference_beyond_the_ten_best():
     assert table.rows[-1][:2] == ["13", "#0 (reference)"]
     assert len(table.rows) == 11 and table.row_classes[-1] == "ref"
     assert top_trials_table(record({}), []) is None
+
+
+def _headline(best, ensemble, reference, baseline, **more):
+    line = {
+        "study": "s",
+        "status": "ok",
+        "test_metric": "accuracy",
+        "test_n": 80,
+        "best trial": best,
+        "ensemble of trials": ensemble,
+        "reference configuration": reference,
+        "baseline": baseline,
+        **more,
+    }
+    known = {k: v for k, v in line.items() if k in HEADLINE and v is not None}
+    line["highest"] = [k for k, v in known.items() if v == max(known.values())]
+    search = [v for v in (best, ensemble) if v is not None]
+    line["margin_over_baseline"] = None if baseline is None else max(search) - baseline
+    return line
+
+
+HEADLINE = ("best trial", "ensemble of trials", "reference configuration", "baseline")
+
+
+def test_the_headline_bolds_the_highest_and_flags_a_baseline_win():
+    from sweep.report.tables import headline_table
+
+    table = headline_table(
+        [
+            _headline(0.6625, 0.7, 0.6375, 0.6875),  # the ensemble beats the baseline
+            _headline(0.613, None, 0.638, 0.688),  # the baseline wins
+        ]
+    )
+    won, lost = table.rows
+    assert won[2:6] == ["0.662", "**0.700**", "0.637", "0.688"]
+    assert won[6] == ("the search beats the baseline by 0.013 (1 of 80 tracks)", "pos")
+    assert lost[2:6] == ["0.613", "–", "0.638", "**0.688**"]
+    text, css = lost[6]
+    assert css == "neg" and text.startswith("the baseline wins by 0.075 (6 of 80 tracks): the")
+
+
+def test_a_gain_over_the_reference_is_flagged_when_the_baseline_is_above_the_best():
+    from sweep.report.tables import _delta_cell
+
+    assert _delta_cell({"delta_test": 0.25, "best_test": 0.5, "baseline_test": 0.588}) == (
+        "+0.250\nbaseline above best by 0.088",
+        "neg",
+    )
+    assert _delta_cell({"delta_test": 0.25, "best_test": 0.7, "baseline_test": 0.6}) == (
+        "+0.250",
+        "pos",
+    )
+
+
+def test_trials_that_did_not_complete_are_counted_by_reason_failed_first():
+    from sweep.report.tables import unfinished_table
+
+    trials = [
+        {"number": 0, "state": "COMPLETE", "reason": ""},
+        {"number": 1, "state": "PRUNED", "reason": "pruned at epoch 2"},
+        {"number": 2, "state": "PRUNED", "reason": "pruned at epoch 2"},
+        {"number": 3, "state": "FAIL", "reason": "out of memory: CUDA"},
+        {"number": 4, "state": "FAIL", "reason": ""},
+    ]
+    table = unfinished_table(trials)
+    assert table.rows == [
+        ["fail", "no reason recorded", "1", "#4"],
+        ["fail", "out of memory: CUDA", "1", "#3"],
+        ["pruned", "pruned at epoch 2", "2", "#1, #2"],
+    ]
+    assert unfinished_table(trials[:1]) is None

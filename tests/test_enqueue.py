@@ -1,0 +1,48 @@
+"""search.enqueue: a portfolio of configurations tried right after the reference."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import tiny_spec
+
+from sweep import trials
+from sweep.run import run_study
+
+SPACE = {
+    "model.backbone_params.hidden_size": {"low": 4, "high": 16},
+    "training.lr": {"low": 1e-3, "high": 1e-1, "log": True},
+}
+
+
+def test_enqueued_configurations_follow_the_reference_once(tmp_path, tiny_root):
+    search = {"n_trials": 3, "space": SPACE, "enqueue": [{"training.lr": 0.05}]}
+    spec = tiny_spec(tmp_path, tiny_root, search=search)
+    outcome = run_study(spec, tmp_path / "results")
+    first, second, third = outcome.study.trials
+    assert trials.is_reference(first)
+    assert second.params["training.lr"] == 0.05 and second.user_attrs[trials.ENQUEUED] == 0
+    assert 4 <= second.params["model.backbone_params.hidden_size"] <= 16  # the rest: sampled
+    assert trials.ENQUEUED not in third.user_attrs
+    assert trials.exempt_from_pruning(second) and not trials.exempt_from_pruning(third)
+    again = run_study(spec, tmp_path / "results", n_trials=4)  # a continued study
+    assert [trials.ENQUEUED in t.user_attrs for t in again.study.trials] == [
+        False,
+        True,
+        False,
+        False,
+    ]
+
+
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ({"training.lr": 0.5}, "search.enqueue: [0]: outside the space's training.lr, got 0.5"),
+        ({"training.lrr": 0.01}, "not a path of the space"),
+        ({"model.backbone_params.hidden_size": 8.5}, "got 8.5"),
+    ],
+)
+def test_an_enqueued_value_outside_the_space_is_a_spec_error(tmp_path, tiny_root, entry, message):
+    from sweep.errors import SpecError
+
+    with pytest.raises(SpecError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        tiny_spec(tmp_path, tiny_root, search={"space": SPACE, "enqueue": [entry]})
