@@ -78,7 +78,22 @@ def epochs_trained(folder: Path) -> int:
 # ----------------------------------------------------------------------------- pruning
 
 
-PRUNERS = ("successive_halving", "auto", "hyperband")  # the spec's own first
+# the spec's own first; "name:field=value,..." is that pruner with those settings
+PRUNERS = (
+    "successive_halving",
+    "successive_halving:min_resource=1,reduction_factor=4",
+    "auto",
+    "hyperband",
+)
+
+
+def pruner_sets(label: str) -> list[str]:
+    """The --set arguments of a PRUNERS entry."""
+    name, _, settings = label.partition(":")
+    sets = ["--set", f"search.pruner.name={name}"]
+    for setting in filter(None, settings.split(",")):
+        sets += ["--set", f"search.pruner.{setting}"]
+    return sets
 
 
 def run_pruning(
@@ -99,20 +114,19 @@ def run_pruning(
         procs = {
             label: sweep_run(
                 REPO / spec,
-                Path(tmp) / label,
+                Path(tmp) / f"run{i}",
                 "--data-root",
                 str(data_root),
                 "--trials",
                 str(trials),
                 *sets,
-                "--set",
-                f"search.pruner.name={label}",
+                *pruner_sets(label),
             )
-            for label in ("none", *pruners)
+            for i, label in enumerate(("none", *pruners))
         }
-        for label, proc in procs.items():
+        for i, (label, proc) in enumerate(procs.items()):
             finish(proc)
-            folder = next(p for p in (Path(tmp) / label).iterdir() if p.is_dir())
+            folder = next(p for p in (Path(tmp) / f"run{i}").iterdir() if p.is_dir())
             study = journal_study(folder)
             states = [t.state.name for t in study.trials]
             out["runs"][label] = {
@@ -420,11 +434,21 @@ def main() -> None:
         "--only", action="append", help="quality: run only these specs (e.g. genre_full)"
     )
     parser.add_argument(
-        "--set", action="append", default=[], help="quality: a --set for every sweep run"
+        "--pruner",
+        action="append",
+        help="pruning: the pruners to compare with none, the spec's own first "
+        "(name or name:field=value,...); default: " + ", ".join(PRUNERS),
+    )
+    parser.add_argument(
+        "--set", action="append", default=[], help="quality, pruning: a --set for every run"
     )
     args = parser.parse_args()
     if args.what == "pruning":
-        out = run_pruning(args.data_root.resolve(), trials=args.trials or 16)
+        overrides = ("search.selection.folds=1", "search.budget=null", *args.set)
+        pruners = tuple(args.pruner) if args.pruner else PRUNERS
+        out = run_pruning(
+            args.data_root.resolve(), trials=args.trials or 16, overrides=overrides, pruners=pruners
+        )
     elif args.what == "workers":
         with tempfile.TemporaryDirectory() as tmp:
             demo = demo_data(Path(tmp) / "demo")

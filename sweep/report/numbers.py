@@ -287,15 +287,17 @@ HEADLINE_CONTENDERS = (  # (key of _study_columns, label), the search's own resu
 def headline_lines(records: Sequence[StudyRecord]) -> list[dict[str, Any]]:
     """Per study, what a reader wants first: the test score of its best trial, its ensemble
     of trials, its reference configuration and the pooled-features baseline, on the same
-    split; which is highest (every test metric here is better higher); and the search's
-    margin over the baseline (its best result minus the baseline's)."""
+    split; which is highest (every test metric here is better higher); and the margin over
+    the baseline of the study's result: its ensemble of trials where the spec's `final`
+    made one, else its best trial (chosen before the test, never the higher of the two
+    after it)."""
     lines = []
     for record in records:
         columns = _study_columns(record, None)
         scores = {label: columns[key] for key, label in HEADLINE_CONTENDERS}
         known = {k: v for k, v in scores.items() if v is not None}
         top = max(known.values()) if known else None
-        search = [v for k, v in known.items() if k in ("best trial", "ensemble of trials")]
+        result = "ensemble of trials" if scores["ensemble of trials"] is not None else "best trial"
         baseline = scores["baseline"]
         lines.append(
             {
@@ -305,8 +307,11 @@ def headline_lines(records: Sequence[StudyRecord]) -> list[dict[str, Any]]:
                 "test_n": columns["test_n"],
                 **{label: value for label, value in scores.items()},
                 "highest": [k for k, v in known.items() if v == top],
+                "result": result,
                 "margin_over_baseline": (
-                    max(search) - baseline if search and baseline is not None else None
+                    scores[result] - baseline
+                    if scores[result] is not None and baseline is not None
+                    else None
                 ),
                 "complete": columns["complete"],
             }

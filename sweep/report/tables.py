@@ -176,13 +176,14 @@ def _verdict(line: dict[str, Any]) -> Cell:
     if line["test_metric"] == "accuracy" and line["test_n"]:
         n = round(abs(margin) * line["test_n"])
         tracks = f" ({n} of {line['test_n']} tracks)"
+    result = line["result"]  # the study's own result, as its spec's final chose it
     if margin > 0:
-        return (f"the search beats the baseline by {margin:.3f}{tracks}", "pos")
+        return (f"the {result} beats the baseline by {margin:.3f}{tracks}", "pos")
     if margin == 0:
-        return ("the search ties the baseline: it found nothing the clip statistics did not", "neg")
+        return (f"the {result} ties the baseline: nothing the clip statistics did not say", "neg")
     return (
-        f"the baseline wins by {-margin:.3f}{tracks}: the search found nothing the clip "
-        "statistics did not",
+        f"the baseline beats the {result} by {-margin:.3f}{tracks}: nothing learnt that the "
+        "clip statistics did not say",
         "neg",
     )
 

@@ -133,8 +133,9 @@ def _headline(best, ensemble, reference, baseline, **more):
     }
     known = {k: v for k, v in line.items() if k in HEADLINE and v is not None}
     line["highest"] = [k for k, v in known.items() if v == max(known.values())]
-    search = [v for v in (best, ensemble) if v is not None]
-    line["margin_over_baseline"] = None if baseline is None else max(search) - baseline
+    line["result"] = "ensemble of trials" if ensemble is not None else "best trial"
+    result = ensemble if ensemble is not None else best
+    line["margin_over_baseline"] = None if baseline is None else result - baseline
     return line
 
 
@@ -152,10 +153,10 @@ def test_the_headline_bolds_the_highest_and_flags_a_baseline_win():
     )
     won, lost = table.rows
     assert won[2:6] == ["0.662", "**0.700**", "0.637", "0.688"]
-    assert won[6] == ("the search beats the baseline by 0.013 (1 of 80 tracks)", "pos")
+    assert won[6] == ("the ensemble of trials beats the baseline by 0.013 (1 of 80 tracks)", "pos")
     assert lost[2:6] == ["0.613", "–", "0.638", "**0.688**"]
     text, css = lost[6]
-    assert css == "neg" and text.startswith("the baseline wins by 0.075 (6 of 80 tracks): the")
+    assert css == "neg" and text.startswith("the baseline beats the best trial by 0.075 (6 of 80")
 
 
 def test_a_gain_over_the_reference_is_flagged_when_the_baseline_is_above_the_best():
