@@ -56,21 +56,24 @@ class StudyProgress:
         self, number: int, record: EpochRecord, value: float, fold: str | None = None
     ) -> None:
         """An epoch ended; `fold` is "k/K" in a cross-validated trial."""
-        line = (
+        if self.status is not None:
+            self.status.update(self._line(number, record, value, fold))
+            return
+        now = time.monotonic()
+        fold_begins = fold is not None and record.epoch == 1
+        if fold_begins or now - self._last_line >= HEARTBEAT_SECONDS:  # read the study then only
+            line = self._line(number, record, value, fold)
+            self.console.print(line, markup=False, highlight=False)
+            self._last_line = now
+
+    def _line(self, number: int, record: EpochRecord, value: float, fold: str | None) -> str:
+        return (
             f"trial {number} ({self._position(number)} of {self.budget})  "
             + (f"fold {fold}  " if fold else "")
             + f"epoch {record.epoch}/{self.max_epochs}  {self.metric} {value:.4f}  best "
             f"{self._best()}  pruned {self._count(STATES.PRUNED)}  failed "
             f"{self._count(STATES.FAIL)}"
         )
-        if self.status is not None:
-            self.status.update(line)
-            return
-        now = time.monotonic()
-        fold_begins = fold is not None and record.epoch == 1
-        if fold_begins or now - self._last_line >= HEARTBEAT_SECONDS:
-            self.console.print(line, markup=False, highlight=False)
-            self._last_line = now
 
     def trial_finished(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         if trials.is_surplus(trial):  # dropped before training (sweep.objective)
