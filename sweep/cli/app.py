@@ -12,31 +12,14 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from typer.core import TyperCommand
+from typer.core import TyperCommand, TyperGroup
 
 from sweep import __version__
 
-# Help as click writes it, not in Rich panels: it fills 80 columns, rewraps paragraphs, and
-# shows no type beside a flag (Rich panels show `--force <bool>` and `--help <bool>`).
-_APP_SETTINGS = dict(
-    no_args_is_help=True,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-app = typer.Typer(
-    name="sweep",
-    help="Declarative AutoML sweeps for music models trained on spectrograms.",
-    pretty_exceptions_show_locals=False,
-    add_completion=False,
-    **_APP_SETTINGS,
-)
-data_app = typer.Typer(
-    help="Data sets: demo data, feature extraction, summaries, cache.", **_APP_SETTINGS
-)
-app.add_typer(data_app, name="data")
-check_app = typer.Typer(help="Sanity checks before a long sweep.", **_APP_SETTINGS)
-app.add_typer(check_app, name="check")
+try:  # newer Typer carries its own copy of click, with its own exception classes
+    from typer._click.exceptions import ClickException, UsageError
+except ImportError:  # older Typer runs on click itself
+    from click.exceptions import ClickException, UsageError
 
 console = Console(soft_wrap=True)  # long paths stay on one line when piped
 err_console = Console(stderr=True, soft_wrap=True)
@@ -47,7 +30,35 @@ def print_error(message: str) -> None:
     err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
 
 
-class Command(TyperCommand):
+def usage_error_line(error: ClickException) -> str:
+    """Click's message on one line, with the help of the command it is about.
+
+    "No such option: --bogus (see 'sweep run --help')".
+    """
+    message = " ".join(line.strip() for line in error.format_message().splitlines())
+    message = message.strip().removesuffix(".")
+    ctx = getattr(error, "ctx", None)
+    return f"{message} (see '{ctx.command_path if ctx else 'sweep'} --help')"
+
+
+class _UsageErrorsNameTheCommand:
+    """click's parser raises some usage errors ("Option '--set' requires an argument")
+    without the context that names the command; `main` points at that command's help."""
+
+    def parse_args(self, ctx, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except UsageError as e:
+            if e.ctx is None:
+                e.ctx, e.cmd = ctx, self
+            raise
+
+
+class Group(_UsageErrorsNameTheCommand, TyperGroup):
+    """A command group (`sweep`, `sweep data`, `sweep check`)."""
+
+
+class Command(_UsageErrorsNameTheCommand, TyperCommand):
     """A command whose help names an argument by its metavar alone.
 
     Typer writes its own type beside every argument (`SPEC <list[Path]>`, `STUDY
@@ -71,6 +82,30 @@ class Command(TyperCommand):
             if rows:
                 with formatter.section(title):
                     formatter.write_dl(rows)
+
+
+# Help as click writes it, not in Rich panels: it fills 80 columns, rewraps paragraphs, and
+# shows no type beside a flag (Rich panels show `--force <bool>` and `--help <bool>`).
+_APP_SETTINGS = dict(
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+app = typer.Typer(
+    name="sweep",
+    cls=Group,
+    help="Declarative AutoML sweeps for music models trained on spectrograms.",
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+    **_APP_SETTINGS,
+)
+data_app = typer.Typer(
+    cls=Group, help="Data sets: demo data, feature extraction, summaries, cache.", **_APP_SETTINGS
+)
+app.add_typer(data_app, name="data")
+check_app = typer.Typer(cls=Group, help="Sanity checks before a long sweep.", **_APP_SETTINGS)
+app.add_typer(check_app, name="check")
 
 
 def _version(value: bool) -> None:
