@@ -136,18 +136,40 @@ def data_extract(
         skip_bad=skip_bad,
         show_progress=sys.stderr.isatty(),
     )
-    console.print(_format_extract(info))
+    console.print(_format_extract(info), markup=False, highlight=False)
 
 
 def _format_extract(info: dict) -> str:
-    parts = [f"{k}: {v}" for k, v in info.items() if not isinstance(v, (dict, list))]
-    skipped = info.get("skipped") or {}
-    text = "Extracted features. " + ", ".join(parts)
-    if skipped:
-        text += f"\nSkipped {len(skipped)} unreadable file(s):\n" + "\n".join(
-            f"  {reason}" for reason in (skipped.values() if isinstance(skipped, dict) else skipped)
-        )
-    return text
+    """What `extract_features` wrote, in sentences, then each skipped file and why.
+
+    "Wrote 7 tracks in 10.1 s: 5 train, 2 test; genres Jazz 3, Pop 2, Rock 2."
+    """
+    tracks = info["tracks"]
+    if info["kind"] == "genre":
+        labels = "genres " + ", ".join(f"{name} {n}" for name, n in info["classes"].items())
+    else:
+        labels = "targets " + ", ".join(info["targets"])
+    full, beat = info["folders"]
+    lines = [
+        f"Wrote {_count(sum(tracks.values()), 'track')} in {info['seconds']:.1f} s: "
+        f"{tracks['train']} train, {tracks['test']} test; {labels}.",
+        f"Full arrays ({_span(info['frames_full'])} frames) in {full}, beat-synchronised "
+        f"ones ({_span(info['frames_beat'])} frames) in {beat}.",
+    ]
+    if info["skipped"]:
+        problems = ", ".join(f"{n} {problem}" for problem, n in info["skipped_problems"].items())
+        lines.append(f"Skipped {_count(len(info['skipped']), 'file')}: {problems}.")
+        lines += [f"  {message}" for message in info["skipped"]]
+    return "\n".join(lines)
+
+
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}{'' if n == 1 else 's'}"
+
+
+def _span(low_high: tuple[int, int]) -> str:
+    low, high = low_high
+    return str(low) if low == high else f"{low}-{high}"
 
 
 @data_app.command("cache", cls=Command)
