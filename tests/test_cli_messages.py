@@ -286,3 +286,27 @@ def test_extract_says_what_it_wrote_and_skipped_in_sentences_and_nothing_else(tm
     assert lines[5:] == [
         f"  {audio / 'silent.wav'}: cannot decode audio (silent: every sample is zero)"
     ]
+
+
+def test_extract_summary_of_targets_and_of_one_track():
+    from sweep.cli.data import _format_extract
+
+    info = {
+        "kind": "multitask",
+        "folders": ["out/multitask_dataset", "out/multitask_dataset_beat"],
+        "tracks": {"train": 1, "test": 0},
+        "skipped": ["labels.csv:3: no audio file 'ghost' in audio (...)"],
+        "n_skipped": 1,
+        "skipped_problems": {"not found": 1},
+        "frames_full": (130, 130),
+        "frames_beat": (5, 5),
+        "seconds": 1.26,
+        "targets": ["valence", "energy"],
+    }
+    assert _format_extract(info).splitlines() == [
+        "Wrote 1 track in 1.3 s: 1 train, 0 test; targets valence, energy.",
+        "Full arrays (130 frames) in out/multitask_dataset, beat-synchronised ones (5 frames) "
+        "in out/multitask_dataset_beat.",
+        "Skipped 1 file: 1 not found.",
+        "  labels.csv:3: no audio file 'ghost' in audio (...)",
+    ]
