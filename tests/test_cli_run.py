@@ -167,7 +167,7 @@ def test_ctrl_c_then_the_same_command_continues_the_study(tmp_path, tiny_root):
     proc.send_signal(signal.SIGINT)  # inside the first trial's 200 epochs
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
-    assert "interrupted: finished trials are kept" in err and "Traceback" not in err
+    assert "interrupted (SIGINT): finished trials are kept" in err and "Traceback" not in err
 
     out = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr

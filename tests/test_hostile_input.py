@@ -277,7 +277,9 @@ def test_hostile_specs_through_the_cli_are_one_line_each_exit_2(tmp_path):
     out = sweep("validate", *paths)
     assert out.returncode == 2 and "Traceback" not in out.stderr + out.stdout, out.stderr
     lines = out.stderr.splitlines()
-    assert [line.split(":", 1)[0] for line in lines] == [str(p) for p in paths], out.stderr
+    assert all(line.startswith("error: ") for line in lines), out.stderr
+    named = [line.removeprefix("error: ").split(":", 1)[0] for line in lines]
+    assert named == [str(p) for p in paths], out.stderr
     assert "training.max_epochs: Input should be greater than 0, got 0" in lines[3]
     assert (
         "search.space.training.lr: `low <= high` must hold, but got low=1.0, high=0.1" in (lines[4])

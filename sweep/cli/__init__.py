@@ -1,16 +1,21 @@
 """The `sweep` command line: the only place that prints errors and exits.
 
-Every user error (`SweepError`) is printed as one line on stderr with exit code 2, without a
-traceback; anything else is a bug in sweep and keeps its traceback. One module per command
-group registers its commands on the apps of `sweep.cli.app`; each command is a thin call
-into the engine and prints what it returns.
+Every user error is printed as one line on stderr starting with `error: `, with exit code 2
+and without a traceback: sweep's own (`SweepError`) and click's alike (an unknown option, a
+missing argument, a bad option value), the latter pointing at the command's help. Anything
+else is a bug in sweep and keeps its traceback. One module per command group registers its
+commands on the apps of `sweep.cli.app`; each command is a thin call into the engine and
+prints what it returns.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
-from sweep.cli.app import app, err_console
+import typer
+
+from sweep.cli.app import ClickException, app, err_console, print_error, usage_error_line
 from sweep.errors import SweepError
 from sweep.signals import exit_code
 
@@ -23,11 +28,30 @@ __all__ = ["app", "main"]
 
 
 def main() -> None:
+    # Not standalone: click's own errors come here, to be printed as sweep prints its own.
     try:
-        app()
-    except SweepError as e:
-        err_console.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
+        status = app(prog_name="sweep", standalone_mode=False)
+    except ClickException as e:
+        if type(e).__name__ == "NoArgsIsHelpError":  # `sweep data`: the group's help
+            _print_help(e.format_message())
+        else:
+            print_error(usage_error_line(e))
         sys.exit(e.exit_code)
+    except SweepError as e:
+        print_error(str(e))
+        sys.exit(e.exit_code)
+    except typer.Abort:
+        print_error("aborted")
+        sys.exit(1)
     except KeyboardInterrupt as e:
         err_console.print("interrupted", markup=False)
         sys.exit(exit_code(e))
+    # a typer.Exit's code (`validate` exits 2 on a bad spec), else what the command returned
+    sys.exit(status if isinstance(status, int) else 0)
+
+
+def _print_help(text: str) -> None:
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:  # `sweep | head`: the reader has gone; so has stdout
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

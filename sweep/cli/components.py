@@ -6,18 +6,21 @@ from typing import Annotated
 
 import typer
 
-from sweep.cli.app import CodeOption, app, console
+from sweep.cli.app import CodeOption, Command, app, console
 from sweep.errors import SweepError
 
 
-@app.command("components")
+@app.command("components", cls=Command)
 def components(
     kind: Annotated[
-        str | None, typer.Argument(help="datasets, features, backbones or heads.")
+        str | None,
+        typer.Argument(
+            metavar="KIND", help="datasets, features, backbones or heads (default: all)."
+        ),
     ] = None,
     code: CodeOption = None,
 ) -> None:
-    """List the registered components with their one-line docs and parameters."""
+    """List the registered components with their docs and parameters."""
     from sweep.registry import REGISTRIES, import_user_code
 
     for path in code or []:

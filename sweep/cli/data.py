@@ -8,14 +8,30 @@ from typing import Annotated
 
 import typer
 
-from sweep.cli.app import console, data_app
+from sweep.cli.app import Command, console, data_app
+from sweep.errors import SweepError
+
+RootArgument = Annotated[Path, typer.Argument(metavar="ROOT", help="A Kaggle-style data/ folder.")]
+WorkersOption = Annotated[
+    int | None, typer.Option(metavar="N", min=1, help="Processes (default: all cores).")
+]
 
 
-@data_app.command("demo")
+def _fraction_below_one(value: float) -> float:
+    if not 0 <= value < 1:
+        raise typer.BadParameter(f"must be at least 0 and below 1, got {value}")
+    return value
+
+
+@data_app.command("demo", cls=Command)
 def data_demo(
-    out: Annotated[Path, typer.Argument(help="New folder to write the demo data set into.")],
-    seed: Annotated[int, typer.Option(help="Seed: the same seed writes the same files.")] = 0,
-    workers: Annotated[int | None, typer.Option(help="Processes (default: all cores).")] = None,
+    out: Annotated[
+        Path, typer.Argument(metavar="OUT", help="New folder to write the demo data set into.")
+    ],
+    seed: Annotated[
+        int, typer.Option(metavar="INT", min=0, help="The same seed writes the same files.")
+    ] = 0,
+    workers: WorkersOption = None,
     summary: Annotated[bool, typer.Option(help="Load it afterwards and print a summary.")] = True,
 ) -> None:
     """Write a small synthetic data set in exactly the Kaggle layout."""
@@ -30,11 +46,14 @@ def data_demo(
         _print_summaries(out, datasets=None, beat=None, features=None, skip_bad=False)
 
 
-@data_app.command("summary")
+@data_app.command("summary", cls=Command)
 def data_summary(
-    root: Annotated[Path, typer.Argument(help="A Kaggle-style data/ folder.")],
+    root: RootArgument,
     dataset: Annotated[
-        list[str] | None, typer.Option(help="Data set(s) to load (default: every one present).")
+        list[str] | None,
+        typer.Option(
+            metavar="NAME", help="A data set to load (repeatable; default: every one present)."
+        ),
     ] = None,
     beat: Annotated[
         bool | None,
@@ -42,11 +61,18 @@ def data_summary(
     ] = None,
     features: Annotated[
         str | None,
-        typer.Option(help="Feature set, e.g. mel, chroma or fused (default: the data set's)."),
+        typer.Option(
+            metavar="NAME", help="Feature set, e.g. mel, chroma or fused (default: the data set's)."
+        ),
     ] = None,
-    skip_bad: Annotated[bool, typer.Option(help="Skip bad tracks and count them.")] = False,
+    skip_bad: Annotated[
+        bool, typer.Option("--skip-bad", help="Skip bad tracks and count them.")
+    ] = False,
 ) -> None:
-    """Load data sets as a sweep would, and print splits, classes, lengths and load times."""
+    """Load data sets as a sweep would and summarise them.
+
+    Prints each data set's splits, classes, track lengths and load times.
+    """
     _print_summaries(root, datasets=dataset, beat=beat, features=features, skip_bad=skip_bad)
 
 
@@ -66,22 +92,38 @@ def _print_summaries(
         console.print(summarise(root, name, is_beat, features=features, skip_bad=skip_bad))
 
 
-@data_app.command("extract")
+@data_app.command("extract", cls=Command)
 def data_extract(
-    audio_dir: Annotated[Path, typer.Argument(help="Folder of wav/mp3/ogg/flac files.")],
+    audio_dir: Annotated[
+        Path, typer.Argument(metavar="AUDIO_DIR", help="Folder of wav/mp3/ogg/flac files.")
+    ],
     labels: Annotated[
         Path,
-        typer.Option(help="CSV/TSV: a file column, then genre or valence/energy/... columns."),
+        typer.Option(
+            metavar="FILE",
+            help="CSV/TSV: a file column, then genre or valence/energy/... columns.",
+        ),
     ],
-    out: Annotated[Path, typer.Option(help="Folder to write the Kaggle layout into.")],
+    out: Annotated[
+        Path, typer.Option(metavar="FOLDER", help="Folder to write the Kaggle layout into.")
+    ],
     test_fraction: Annotated[
-        float, typer.Option(help="Genre test share, where labels have no split column.")
+        float,
+        typer.Option(
+            metavar="FRACTION",
+            callback=_fraction_below_one,
+            help="Genre test share in [0, 1), where labels have no split column.",
+        ),
     ] = 0.2,
-    seed: Annotated[int, typer.Option(help="Seed of the train/test split.")] = 0,
-    workers: Annotated[int | None, typer.Option(help="Processes (default: all cores).")] = None,
-    skip_bad: Annotated[bool, typer.Option(help="Skip unreadable audio and count it.")] = False,
+    seed: Annotated[
+        int, typer.Option(metavar="INT", min=0, help="Seed of the train/test split.")
+    ] = 0,
+    workers: WorkersOption = None,
+    skip_bad: Annotated[
+        bool, typer.Option("--skip-bad", help="Skip unreadable audio and count it.")
+    ] = False,
 ) -> None:
-    """Compute the lab's features from your own audio, in the Kaggle layout."""
+    """Compute the lab's features of your own audio (Kaggle layout)."""
     from sweep.lab.extract import extract_features
 
     info = extract_features(
@@ -94,21 +136,43 @@ def data_extract(
         skip_bad=skip_bad,
         show_progress=sys.stderr.isatty(),
     )
-    console.print(_format_extract(info))
+    console.print(_format_extract(info), markup=False, highlight=False)
 
 
 def _format_extract(info: dict) -> str:
-    parts = [f"{k}: {v}" for k, v in info.items() if not isinstance(v, (dict, list))]
-    skipped = info.get("skipped") or {}
-    text = "Extracted features. " + ", ".join(parts)
-    if skipped:
-        text += f"\nSkipped {len(skipped)} unreadable file(s):\n" + "\n".join(
-            f"  {reason}" for reason in (skipped.values() if isinstance(skipped, dict) else skipped)
-        )
-    return text
+    """What `extract_features` wrote, in sentences, then each skipped file and why.
+
+    "Wrote 7 tracks in 10.1 s: 5 train, 2 test; genres Jazz 3, Pop 2, Rock 2."
+    """
+    tracks = info["tracks"]
+    if info["kind"] == "genre":
+        labels = "genres " + ", ".join(f"{name} {n}" for name, n in info["classes"].items())
+    else:
+        labels = "targets " + ", ".join(info["targets"])
+    full, beat = info["folders"]
+    lines = [
+        f"Wrote {_count(sum(tracks.values()), 'track')} in {info['seconds']:.1f} s: "
+        f"{tracks['train']} train, {tracks['test']} test; {labels}.",
+        f"Full arrays ({_span(info['frames_full'])} frames) in {full}, beat-synchronised "
+        f"ones ({_span(info['frames_beat'])} frames) in {beat}.",
+    ]
+    if info["skipped"]:
+        problems = ", ".join(f"{n} {problem}" for problem, n in info["skipped_problems"].items())
+        lines.append(f"Skipped {_count(len(info['skipped']), 'file')}: {problems}.")
+        lines += [f"  {message}" for message in info["skipped"]]
+    return "\n".join(lines)
 
 
-@data_app.command("cache")
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}{'' if n == 1 else 's'}"
+
+
+def _span(low_high: tuple[int, int]) -> str:
+    low, high = low_high
+    return str(low) if low == high else f"{low}-{high}"
+
+
+@data_app.command("cache", cls=Command)
 def data_cache(
     clear: Annotated[bool, typer.Option("--clear", help="Delete every cache entry.")] = False,
 ) -> None:
@@ -129,16 +193,23 @@ def data_cache(
         )
 
 
-@data_app.command("show")
+@data_app.command("show", cls=Command)
 def data_show(
-    root: Annotated[Path, typer.Argument(metavar="ROOT", help="A Kaggle-style data/ folder.")],
-    out: Annotated[Path, typer.Option(help="Folder to write the PNGs into.")] = Path("data_views"),
-    tracks: Annotated[int, typer.Option(help="Sample tracks to draw.", min=1)] = 3,
-    seed: Annotated[int, typer.Option(help="Seed of the sample choice.")] = 0,
+    root: RootArgument,
+    out: Annotated[
+        Path, typer.Option(metavar="FOLDER", help="Folder to write the PNGs into.")
+    ] = Path("data_views"),
+    tracks: Annotated[int, typer.Option(metavar="N", help="Sample tracks to draw.", min=1)] = 3,
+    seed: Annotated[int, typer.Option(metavar="INT", min=0, help="Seed of the sample choice.")] = 0,
 ) -> None:
-    """Draw sample spectrograms and chromagrams (full beside beat) and class histograms."""
+    """Draw sample spectrograms, chromagrams and class histograms.
+
+    Each sample track is drawn at full resolution beside its beat-synchronised version.
+    """
     from sweep.lab.show import show_data
 
+    if out.exists() and not out.is_dir():
+        raise SweepError(f"{out}: is a file; --out takes a folder")
     views = show_data(root, out=out, n_tracks=tracks, seed=seed)
     for sample in views.samples:
         shapes = ", ".join(f"{r} {a.shape}" for r, a in sample.arrays.items())

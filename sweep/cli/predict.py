@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 
-from sweep.cli.app import app, console
+from sweep.cli.app import Command, app, console
 
 
-@app.command("predict")
+@app.command("predict", cls=Command)
 def predict_command(
     model: Annotated[
         str,
@@ -28,27 +28,34 @@ def predict_command(
             help="Folder of .npy arrays (lab layout) or wav/mp3/ogg/flac files.",
         ),
     ],
-    out: Annotated[Path, typer.Option(help="The CSV to write.")] = Path("predictions.csv"),
+    out: Annotated[Path, typer.Option(metavar="FILE", help="The CSV to write.")] = Path(
+        "predictions.csv"
+    ),
     results: Annotated[
-        Path, typer.Option(help="Folder of study results, for a study name.")
+        Path, typer.Option(metavar="FOLDER", help="Folder of study results, for a study name.")
     ] = Path("results"),
     force: Annotated[bool, typer.Option("--force", help="Overwrite --out if it exists.")] = False,
-    skip_bad: Annotated[bool, typer.Option(help="Skip unreadable files and count them.")] = False,
+    skip_bad: Annotated[
+        bool, typer.Option("--skip-bad", help="Skip unreadable files and count them.")
+    ] = False,
     workers: Annotated[
-        int | None, typer.Option(help="Processes for audio features (default: all cores).")
+        int | None,
+        typer.Option(metavar="N", help="Processes for audio features (default: all cores).", min=1),
     ] = None,
     threads: Annotated[
         int | None,
         typer.Option(
+            metavar="N",
             help="Torch threads (default: the model's training.threads, else all cores); "
             "1 is far faster on a CPU another job keeps busy.",
             min=1,
         ),
     ] = None,
 ) -> None:
-    """Predict new tracks with a trained model; write Id + classes or targets as a CSV.
+    """Predict new tracks with a trained model, into a CSV.
 
-    A model trained on valence, energy and danceability writes the Kaggle submission format.
+    The CSV has an Id column, then the predicted class or one column per target. A model
+    trained on valence, energy and danceability writes the Kaggle submission format.
     """
     from collections import Counter
 

@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from sweep.cli.app import app, console
+from sweep.cli.app import Command, ResultsOption, app, console
 
 
-@app.command("report")
+@app.command("report", cls=Command)
 def report(
     studies: Annotated[
         list[str] | None,
@@ -19,23 +19,34 @@ def report(
             help="Study folder names under --results (default: every study there).",
         ),
     ] = None,
-    results: Annotated[Path, typer.Option(help="Folder of study results.")] = Path("results"),
+    results: ResultsOption = Path("results"),
     out: Annotated[
-        Path | None, typer.Option(help="Folder to write into (default: RESULTS/report).")
+        Path | None,
+        typer.Option(
+            metavar="FOLDER", help="Folder to write into (default: report/ in --results)."
+        ),
     ] = None,
     data_root: Annotated[
         Path | None,
-        typer.Option(help="The studies' data folder, if their data.root is not found from here."),
+        typer.Option(
+            metavar="FOLDER",
+            help="The studies' data folder, if their data.root is not found from here.",
+        ),
     ] = None,
     baseline: Annotated[
         bool, typer.Option(help="Fit the pooled-features baseline on each study's split.")
     ] = True,
     storage: Annotated[
         str | None,
-        typer.Option(help="The database URL the studies ran on (sweep run --storage)."),
+        typer.Option(
+            metavar="URL", help="The database URL the studies ran on (sweep run --storage)."
+        ),
     ] = None,
 ) -> None:
-    """Compare the studies with the reference table: REPORT.md, report.html, CSVs, plots."""
+    """Compare the studies with the reference table, in files.
+
+    Writes REPORT.md, report.html, CSV tables and PNG plots.
+    """
     from sweep.report import write_report
 
     outcome = write_report(

@@ -8,22 +8,41 @@ from typing import Annotated
 
 import typer
 
-from sweep.cli.app import CodeOption, SetOption, app, console, err_console, load_checked_spec
+from sweep.cli.app import (
+    CodeOption,
+    Command,
+    DataRootOption,
+    ResultsOption,
+    SetOption,
+    SpecArgument,
+    app,
+    console,
+    err_console,
+    load_checked_spec,
+)
 
 
-@app.command("run")
+@app.command("run", cls=Command)
 def run(
-    spec_path: Annotated[Path, typer.Argument(metavar="SPEC", help="The spec (YAML).")],
-    trials: Annotated[int | None, typer.Option(help="Trials for the whole study.", min=1)] = None,
-    timeout: Annotated[float | None, typer.Option(help="Seconds for this run.", min=1)] = None,
-    data_root: Annotated[Path | None, typer.Option(help="Override data.root.")] = None,
-    storage: Annotated[
-        str | None, typer.Option(help="Optuna storage URL (default: a journal file in results).")
+    spec_path: SpecArgument,
+    trials: Annotated[
+        int | None, typer.Option(metavar="N", help="Trials for the whole study.", min=1)
     ] = None,
-    results: Annotated[Path, typer.Option(help="Folder of study results.")] = Path("results"),
+    timeout: Annotated[
+        float | None, typer.Option(metavar="SECONDS", help="Time for this run.", min=1)
+    ] = None,
+    data_root: DataRootOption = None,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            metavar="URL", help="Optuna storage URL (default: a journal file in the results)."
+        ),
+    ] = None,
+    results: ResultsOption = Path("results"),
     workers: Annotated[
         int,
         typer.Option(
+            metavar="N",
             help="Processes running trials at once on this machine (torch threads are shared "
             "out between them).",
             min=1,
@@ -36,10 +55,12 @@ def run(
     set_: SetOption = None,
     code: CodeOption = None,
 ) -> None:
-    """Run (or continue) the spec's study, then test the best and the reference trial.
+    """Run or resume a study; test the best and the reference trial.
 
-    Another `sweep run` of the same spec with the same --storage (on this machine or
-    another) joins the study: the trial budget is the whole study's.
+    Runs the spec's study, or continues it where its results already are, then tests the
+    best and the reference trial. Another `sweep run` of the same spec with the same
+    --storage (on this machine or another) joins the study: the trial budget is the whole
+    study's.
     """
     import optuna
 

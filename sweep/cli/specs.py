@@ -9,23 +9,30 @@ import typer
 
 from sweep.cli.app import (
     CodeOption,
+    Command,
+    DataRootOption,
     SetOption,
+    SpecArgument,
     app,
     check_app,
     console,
-    err_console,
     load_checked_spec,
+    print_error,
 )
 from sweep.errors import SweepError
 
 
-@app.command("validate")
+@app.command("validate", cls=Command)
 def validate(
-    specs: Annotated[list[Path], typer.Argument(metavar="SPEC...", help="Spec files.")],
+    specs: Annotated[list[Path], typer.Argument(metavar="SPEC", help="Spec files (YAML).")],
     set_: SetOption = None,
     code: CodeOption = None,
 ) -> None:
-    """Check specs without training: schema, component names and parameters, the space."""
+    """Check specs without training: schema, components, the space.
+
+    Checks each spec's schema, its component names and their parameters, and its search
+    space, and lists every problem found (exit code 2 if any).
+    """
     from sweep.specfile import SpecProblems
 
     failed = 0
@@ -35,19 +42,19 @@ def validate(
         except SpecProblems as e:
             failed += 1
             for problem in e.problems:
-                err_console.print(str(problem), markup=False, highlight=False, soft_wrap=True)
+                print_error(str(problem))
         except SweepError as e:
             failed += 1
-            err_console.print(str(e), markup=False, highlight=False, soft_wrap=True)
+            print_error(str(e))
         else:
             console.print(f"{path}: ok")
     if failed:
         raise typer.Exit(2)
 
 
-@app.command("show")
+@app.command("show", cls=Command)
 def show(
-    spec_path: Annotated[Path, typer.Argument(metavar="SPEC", help="The spec (YAML).")],
+    spec_path: SpecArgument,
     set_: SetOption = None,
     code: CodeOption = None,
 ) -> None:
@@ -57,15 +64,21 @@ def show(
     print(dump_spec(load_checked_spec(spec_path, set_, code)), end="")
 
 
-@check_app.command("overfit")
+@check_app.command("overfit", cls=Command)
 def check_overfit(
-    spec_path: Annotated[Path, typer.Argument(metavar="SPEC", help="The spec (YAML).")],
-    steps: Annotated[int, typer.Option(help="Optimisation steps on the one batch.", min=1)] = 300,
-    data_root: Annotated[Path | None, typer.Option(help="Override data.root.")] = None,
+    spec_path: SpecArgument,
+    steps: Annotated[
+        int, typer.Option(metavar="N", help="Optimisation steps on the one batch.", min=1)
+    ] = 300,
+    data_root: DataRootOption = None,
     set_: SetOption = None,
     code: CodeOption = None,
 ) -> None:
-    """Train the reference configuration on one batch: the loss must go to ~0."""
+    """Train the reference on one batch: the loss must go to ~0.
+
+    Trains the spec's reference configuration on a single batch for --steps steps. It passes
+    when the last loss is at most 5% of the first (or below 0.01), else exits with code 1.
+    """
     from sweep.overfit import memorised, overfit_one_batch
 
     spec = load_checked_spec(spec_path, set_, code, data_root)

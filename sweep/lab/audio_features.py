@@ -5,13 +5,19 @@ Rows 0-127 are a 128-band mel spectrogram in dB relative to the clip's loudest b
 column per hop of 512 samples; the beat version one column per beat interval, each the
 median of the frames inside it. See ../shared/reference/datasets.md. `parallel_map` applies
 the recipe (or anything else per clip) to many clips over the cores.
+
+Decoding and the recipe print nothing: librosa's and the decoders' warnings are silenced
+where the audio is read and its features computed, and a file that cannot be used raises
+`UnusableAudio`, one line naming the file and the reason.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import TypeVar
@@ -39,6 +45,18 @@ Item = TypeVar("Item")
 Result = TypeVar("Result")
 
 
+class UnusableAudio(DataError):
+    """An audio file that gives no features: "<path>: cannot decode audio (<reason>)".
+
+    `problem` says why in a few words, for counting skipped files: "not found", "not
+    decodable", "too short", "silent" or "NaN/inf samples".
+    """
+
+    def __init__(self, message: str, problem: str = "not decodable") -> None:
+        super().__init__(message)
+        self.problem = problem  # kept when a worker process sends the error back
+
+
 def load_audio(path: Path) -> np.ndarray:
     """Decode an audio file as float32 mono at `SR` Hz.
 
@@ -49,30 +67,62 @@ def load_audio(path: Path) -> np.ndarray:
         The samples, shape (n,), with n >= N_FFT.
 
     Raises:
-        DataError: "<path>: cannot decode audio (<reason>)" when the file is missing, cannot
-            be decoded, is shorter than one analysis window, or is digital silence (all
-            zeros: `power_to_db(ref=max)` would turn it into a flat 0 dB, i.e. "loud").
+        UnusableAudio: "<path>: cannot decode audio (<reason>)" when the file is missing,
+            cannot be decoded, is shorter than one analysis window, or is digital silence
+            (all zeros: `power_to_db(ref=max)` would turn it into a flat 0 dB, i.e. "loud").
     """
     try:
-        # librosa warns when it falls back from soundfile to audioread; the outcome is
-        # what matters here, and a failure is reported below as one line.
-        with warnings.catch_warnings():
+        # librosa warns when it falls back from soundfile to audioread, and C decoders
+        # (libmpg123 inside libsndfile) print their own warnings about tags they skip; the
+        # outcome is what matters here, and a failure is reported below as one line.
+        with warnings.catch_warnings(), _stderr_silenced():
             warnings.simplefilter("ignore")
             y, _ = librosa.load(path, sr=SR, mono=True)
     except FileNotFoundError as e:
-        raise DataError(f"{path}: cannot decode audio (file not found)") from e
+        raise UnusableAudio(f"{path}: cannot decode audio (file not found)", "not found") from e
     except Exception as e:  # soundfile, audioread and the resampler each raise their own
-        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise DataError(f"{path}: cannot decode audio ({reason})") from e
+        raise UnusableAudio(f"{path}: cannot decode audio ({_decode_failure(e)})") from e
     if y.size < N_FFT:
-        raise DataError(
-            f"{path}: cannot decode audio (only {y.size} samples at {SR} Hz, need at least {N_FFT})"
+        raise UnusableAudio(
+            f"{path}: cannot decode audio (only {y.size} samples at {SR} Hz, need at least "
+            f"{N_FFT})",
+            "too short",
         )
     if not np.isfinite(y).all():
-        raise DataError(f"{path}: cannot decode audio (NaN/inf samples)")
+        raise UnusableAudio(f"{path}: cannot decode audio (NaN/inf samples)", "NaN/inf samples")
     if not np.any(y):
-        raise DataError(f"{path}: cannot decode audio (silent: every sample is zero)")
+        raise UnusableAudio(f"{path}: cannot decode audio (silent: every sample is zero)", "silent")
     return y
+
+
+def _decode_failure(error: Exception) -> str:
+    """Why a file could not be decoded, in one line.
+
+    librosa tries soundfile first, then audioread; audioread's NoBackendError says nothing,
+    so the reason then quotes soundfile ("Format not recognised").
+    """
+    said = str(error).splitlines()[0] if str(error) else ""
+    earlier = error.__context__
+    if not said and earlier is not None:
+        first = getattr(earlier, "error_string", None) or str(earlier).splitlines()[0]
+        if first:
+            said = f"neither soundfile nor audioread reads it; soundfile: {first.rstrip('.')}"
+    return said or type(error).__name__
+
+
+@contextlib.contextmanager
+def _stderr_silenced() -> Iterator[None]:
+    """Point file descriptor 2 at /dev/null for the block: C libraries write their
+    warnings there directly, past Python's `warnings` and `sys.stderr`."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def features_from_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -105,7 +155,11 @@ def features_from_audio(y: np.ndarray, sr: int = SR) -> tuple[np.ndarray, np.nda
     y = np.asarray(y, dtype=np.float32)
     if y.ndim != 1 or y.size == 0 or not np.isfinite(y).all():
         raise ValueError(f"expected non-empty finite mono samples, got shape {y.shape}")
-    with threadpool_limits(limits=1):
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        # librosa's remarks on a short or toneless clip ("n_fft=1024 is too large for input
+        # signal of length=690", "Trying to estimate tuning from empty frequency set"): the
+        # recipe is fixed, and its arrays are computed all the same.
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"librosa(\.|$)")
         return _features(y, sr)
 
 

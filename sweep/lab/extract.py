@@ -83,7 +83,9 @@ def extract_features(
 
     Returns:
         A summary: kind, folders written, tracks per split, classes (genre: track counts)
-        or targets, skipped files with reasons, frame counts and wall seconds.
+        or targets, skipped files with reasons (`skipped`, one message each) and how many
+        for each problem (`skipped_problems`: "not found", "not decodable", "silent",
+        ...), frame counts and wall seconds.
 
     Raises:
         DataError: one line naming the file (and line of the table) at fault.
@@ -121,7 +123,10 @@ def extract_features(
         show_progress=show_progress,
         stop_on_error=not skip_bad,
     )
-    skipped += [str(arrays) for arrays in made if isinstance(arrays, DataError)]
+    failed = [arrays for arrays in made if isinstance(arrays, DataError)]
+    problems = Counter(["not found"] * len(skipped))  # rows naming no file in the folder
+    problems.update(getattr(error, "problem", "not decodable") for error in failed)
+    skipped += [str(error) for error in failed]
     good = [(row, a) for row, a in zip(rows, made, strict=True) if not isinstance(a, DataError)]
     if not good:
         raise DataError(f"{labels}: no audio file could be read ({len(skipped)} skipped)")
@@ -136,6 +141,7 @@ def extract_features(
         "tracks": {split: sum(s == split for s in split_of.values()) for split in SPLITS},
         "skipped": skipped,
         "n_skipped": len(skipped),
+        "skipped_problems": dict(problems.most_common()),
         "frames_full": (min(full_frames), max(full_frames)),
         "frames_beat": (min(beat_frames), max(beat_frames)),
         "seconds": round(time.perf_counter() - start, 1),
