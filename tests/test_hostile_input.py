@@ -248,21 +248,41 @@ def test_a_space_holding_values_its_field_refuses_is_an_error(tmp_path, path, pa
 
 
 @pytest.mark.parametrize("size", [30_000, 10**6])
-def test_a_huge_model_is_checked_without_building_it(tmp_path, size):
+def test_a_huge_model_is_checked_without_building_it(tmp_path, size, monkeypatch):
     # Found: validating built the reference model for real: `hidden_size: 30000` allocated
     # 29 GB (and stalled), `hidden_size: 1000000` failed allocating 32 TB with a traceback.
-    import time
+    # Checked by where the components are built (PyTorch's meta device: shapes, no memory),
+    # not by how long it takes; a build anywhere else fails here before it allocates.
+    import torch
 
+    from sweep.registry import backbones, heads
+
+    devices = []
+    for registry in (backbones, heads):
+        monkeypatch.setattr(registry, "build", _on_meta_only(registry.build, devices))
     raw = _with(
         "model/backbone_params/hidden_size",
         size,
         {"search/space/model.backbone_params.hidden_size/high": size},
     )
     path = hs.write(tmp_path / "s.yaml", hs.dump(raw))
-    started = time.perf_counter()
     spec = hs.load(path)
     assert spec.model.backbone_params["hidden_size"] == size
-    assert time.perf_counter() - started < 10
+    assert devices == [("lstm", torch.device("meta")), ("classifier", torch.device("meta"))]
+
+
+def _on_meta_only(build, devices: list):
+    """`build`, recording (name, device) of each call, refusing any device but meta."""
+    import torch
+
+    def build_on_meta(name, /, **params):
+        device = torch.get_default_device()
+        devices.append((name, device))
+        if device.type != "meta":
+            raise AssertionError(f"{name} built on {device}, not on the meta device")
+        return build(name, **params)
+
+    return build_on_meta
 
 
 # ----------------------------------------------------------------------------- the CLI
