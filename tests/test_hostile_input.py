@@ -33,7 +33,7 @@ from sweep.lab import layout
 from sweep.spec import DataSpec
 from sweep.specfile import SpecProblems
 from tests import hostile_strategies as hs
-from tests.conftest import tiny_spec, write_tiny_layout
+from tests.conftest import HANG_GUARD_S, tiny_spec, write_tiny_layout
 
 EXAMPLES: Counter[str] = Counter()  # property -> examples run
 OUTCOMES: Counter[str] = Counter()  # "ok" / "error", all properties together
@@ -293,7 +293,7 @@ def sweep(*args, cwd=None):
         [sys.executable, "-m", "sweep", *map(str, args)],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=HANG_GUARD_S,
         cwd=cwd,
     )
 
