@@ -8,8 +8,9 @@ Per epoch, for three configurations of the shipped specs (their reference parame
   spec asks for it, the validation pass with `predict`, the metric, the best-weight copy);
 - "bare": a minimal hand-written loop training the same model (built by `sweep.checkpoints.build`,
   same seed, so the same initial weights) on the same in-memory tensors, padded once up
-  front; same batch size, threads, optimizer and shuffling (the same seeded permutations),
-  and a validation forward pass per epoch, on batches padded once.
+  front; same batch size, threads, device (`sweep.train.pick_device`), optimizer and
+  shuffling (the same seeded permutations), and a validation forward pass per epoch in
+  fit's evaluation batches (`sweep.train.eval_batches`), padded once.
 The two alternate epoch by epoch in ABBA order (bare, sweep, sweep, bare, bare, ...: fit's
 epoch report runs the bare epochs due next), so that a machine busy with other work slows
 both alike and neither always runs first after a switch (worth several per cent on its
@@ -78,36 +79,49 @@ def padded(split, pad_value):
 
 
 class BareLoop:
-    """A minimal PyTorch loop: the same model, batches and optimizer as fit, nothing else."""
+    """A minimal PyTorch loop: the same model, batches and optimizer as fit, nothing else.
+
+    It runs where fit runs (`sweep.train.pick_device`) and validates in the batches fit's
+    `predict` uses (`sweep.train.eval_batches`: tracks sorted by length, up to twice a
+    training batch), on the same tracks (a crop-trained spec's windows where it says
+    `eval_windows`), so that the two differ only in what the engine adds."""
 
     def __init__(self, spec, data) -> None:
         import numpy as np
         import torch
 
         from sweep.checkpoints import build
+        from sweep.tracks import pad_batch, windows
+        from sweep.train import eval_batches, pick_device
 
-        training = spec.training
+        training, data_spec = spec.training, data.spec
+        self.device = pick_device(training.device)
         self.x, self.lengths = padded(data.train, data.pad_value)
         self.y = torch.from_numpy(data.train.targets).long()
-        x_val, len_val = padded(data.validation, data.pad_value)
-        self.bs, self.crop = training.batch_size, data.spec.crop_frames
-        self.val_batches = []
-        for start in range(0, len(x_val), self.bs):
-            lengths = len_val[start : start + self.bs]
-            self.val_batches.append((x_val[start : start + self.bs, : int(lengths.max())], lengths))
+        self.bs, self.crop = training.batch_size, data_spec.crop_frames
+        tracks = data.validation.tracks
+        if data_spec.crop_frames and data_spec.eval_windows:
+            tracks, _ = windows(tracks, data_spec.crop_frames)
+        width = data_spec.crop_frames or data_spec.max_length or int(tracks.lengths.max())
+        self.val_batches = []  # padded once, up front
+        for idx in eval_batches(tracks.lengths, self.bs, width, data_spec.max_length):
+            x, lengths = pad_batch(tracks, idx, data.pad_value, data_spec.max_length)
+            self.val_batches.append((torch.from_numpy(x), torch.from_numpy(lengths)))
         torch.manual_seed(training.seed)
-        self.model = build(spec, data)
+        self.model = build(spec, data).to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=training.lr)
         self.rng = np.random.default_rng(training.seed)  # fit's permutations and crops
 
     def epoch(self) -> tuple[float, float]:
-        """One epoch and a validation pass; its wall-clock and CPU seconds."""
+        """One epoch and a validation pass; its wall-clock and CPU seconds. Batches go to
+        the device as fit's do (the lengths stay on the CPU, where packing wants them);
+        the validation outputs come back to the CPU, which also waits for the device."""
         import numpy as np
         import torch
         import torch.nn.functional as F
 
         started, cpu = time.perf_counter(), time.process_time()
-        model, rng, bs, crop = self.model, self.rng, self.bs, self.crop
+        model, rng, bs, crop, device = self.model, self.rng, self.bs, self.crop, self.device
         model.train()
         order = rng.permutation(len(self.x))
         for start in range(0, len(order), bs):
@@ -123,14 +137,14 @@ class BareLoop:
                 x = self.x[idx, : int(lengths.max())]
             if len(idx) == 1:
                 continue
-            loss = F.cross_entropy(model(x, lengths), self.y[idx])
+            loss = F.cross_entropy(model(x.to(device), lengths), self.y[idx].to(device))
             self.optimizer.zero_grad()
             loss.backward()
             self.optimizer.step()
         model.eval()
         with torch.inference_mode():
             for x, lengths in self.val_batches:
-                model(x, lengths)
+                model(x.to(device), lengths).float().cpu()
         return time.perf_counter() - started, time.process_time() - cpu
 
 

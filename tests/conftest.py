@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +15,29 @@ from sweep.lab import layout
 from sweep.specfile import load_spec
 
 EMOTIFY = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "emotify"
+
+# How long a test waits for a run before calling it hung: a guard against a hang, never a
+# measure of a slow machine (a test waits on the events a run produces, however slow).
+HANG_GUARD_S = 600
+
+
+def wait_for(
+    condition: Callable[[], bool],
+    proc: subprocess.Popen | None = None,
+    what: str = "the event waited for",
+    every: float = 0.02,
+) -> None:
+    """Until `condition()` holds: an event a run produces (a marker file written, a trial's
+    epochs in the study), checked every `every` seconds. Fails at once if `proc` ends first,
+    and after HANG_GUARD_S seconds, saying what never came."""
+    guard = time.monotonic() + HANG_GUARD_S
+    while not condition():
+        if proc is not None and proc.poll() is not None:
+            err = proc.stderr.read() if proc.stderr else ""
+            raise AssertionError(f"the run ended ({proc.returncode}) before {what}: {err}")
+        if time.monotonic() > guard:
+            raise AssertionError(f"{what}: not after {HANG_GUARD_S} s, the run seems to hang")
+        time.sleep(every)
 
 
 @pytest.fixture(autouse=True)

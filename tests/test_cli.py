@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from sweep import __version__
+from tests.conftest import HANG_GUARD_S
 
 
 def sweep(*args, env=None):
@@ -14,7 +15,7 @@ def sweep(*args, env=None):
         capture_output=True,
         text=True,
         env=env,
-        timeout=120,
+        timeout=HANG_GUARD_S,
     )
 
 

@@ -5,6 +5,7 @@ import os
 
 import yaml
 
+from tests.conftest import HANG_GUARD_S, wait_for
 from tests.test_cli import sweep
 
 TINY_GRU = '''
@@ -130,7 +131,6 @@ def test_ctrl_c_then_the_same_command_continues_the_study(tmp_path, tiny_root):
     import signal
     import subprocess
     import sys
-    import time
 
     import optuna
 
@@ -161,15 +161,13 @@ def test_ctrl_c_then_the_same_command_continues_the_study(tmp_path, tiny_root):
     proc = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )
-    deadline = time.monotonic() + 60
-    while not first_step.exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_for(first_step.exists, proc, "the first training step")
     proc.send_signal(signal.SIGINT)  # inside the first trial's 200 epochs
-    out, err = proc.communicate(timeout=60)
+    out, err = proc.communicate(timeout=HANG_GUARD_S)
     assert proc.returncode == 130, err
     assert "interrupted (SIGINT): finished trials are kept" in err and "Traceback" not in err
 
-    out = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    out = subprocess.run(command, capture_output=True, text=True, timeout=HANG_GUARD_S)
     assert out.returncode == 0, out.stderr
     storage = optuna.storages.JournalStorage(
         optuna.storages.journal.JournalFileBackend(str(results / "cli_lstm" / "optuna.journal"))

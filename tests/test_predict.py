@@ -13,7 +13,7 @@ import numpy as np
 import optuna
 import pytest
 import torch
-from conftest import write_tiny_layout
+from conftest import HANG_GUARD_S, write_tiny_layout
 from typer.testing import CliRunner
 
 from sweep.checkpoints import load_checkpoint
@@ -301,7 +301,7 @@ def test_the_command_line_reports_errors_in_one_line(trained, tmp_path):
          str(tmp_path / "nowhere"), "--out", str(tmp_path / "p.csv")],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=HANG_GUARD_S,
     )  # fmt: skip
     assert out.returncode == 2
     assert out.stderr.strip() == f"error: {tmp_path / 'nowhere'}: input folder not found"

@@ -4,6 +4,7 @@ CPU-minute budget."""
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import optuna
@@ -146,56 +147,98 @@ def test_refit_trains_a_fixed_number_of_epochs_without_validation(tmp_path, tiny
 
 
 def test_the_cpu_budget_stops_the_study(tmp_path, tiny_root):
+    # Speed-independent: no machine runs 1000 trials in 3 CPU seconds, so the budget is what
+    # stops the study, and what is asserted is its own accounting of the trials' CPU seconds.
     spec = tiny_spec(
         tmp_path,
         tiny_root,
-        training={"max_epochs": 20, "patience": None, "threads": 1},
-        search={"n_trials": 200, "budget": 0.05},  # 3 CPU seconds
+        training={"max_epochs": 5, "patience": None, "threads": 1},
+        search={"n_trials": 1000, "budget": 0.05},  # 3 CPU seconds
     )
     outcome = run_study(spec, tmp_path / "results")
     trials = outcome.study.trials
-    assert 1 <= len(trials) < 200
-    cpu = [t.user_attrs.get("cpu_seconds", 0.0) for t in trials]
-    assert sum(cpu) >= 3.0
-    assert sum(cpu[:-1]) < 3.0  # no trial starts once the budget is spent
+    assert 1 <= len(trials) < 1000
+    cpu = [t.user_attrs["cpu_seconds"] for t in trials]
+    assert sum(cpu) >= 3.0  # spent
+    for number in range(1, len(trials)):  # no trial starts once the budget is spent
+        assert sum(cpu[:number]) < 3.0, (number, cpu)
     assert all(t.state in (STATES.COMPLETE, STATES.PRUNED) for t in trials)
 
 
+class EpochClock:
+    """The CPU clock the objective reads (`time.process_time` in sweep.objective), moved on
+    by `per_epoch` seconds as each training epoch ends and by nothing else: what the budget
+    counts is then a number of epochs, the same on any machine."""
+
+    def __init__(self, per_epoch: float) -> None:
+        self.per_epoch = per_epoch
+        self.now = 0.0
+
+    def process_time(self) -> float:
+        return self.now
+
+    def __getattr__(self, name: str):  # every other clock of the time module, as it is
+        return getattr(time, name)
+
+
+@pytest.fixture
+def epoch_clock(monkeypatch) -> EpochClock:
+    import sweep.objective
+
+    clock = EpochClock(per_epoch=0.25)  # a binary fraction: its sums are exact
+    real_fit = sweep.objective.fit
+
+    def fit(model, data, training, metric, direction, on_epoch=None, **kwargs):
+        def epoch_ended(record, value):
+            clock.now += clock.per_epoch
+            if on_epoch is not None:
+                on_epoch(record, value)  # the objective's report, and its budget check
+
+        return real_fit(model, data, training, metric, direction, on_epoch=epoch_ended, **kwargs)
+
+    monkeypatch.setattr(sweep.objective, "time", clock)
+    monkeypatch.setattr(sweep.objective, "fit", fit)
+    return clock
+
+
 @pytest.mark.filterwarnings("ignore:Fixed parameter")  # the reference's 2 epochs: off-space
-def test_a_trial_running_when_the_budget_is_spent_stops_at_its_next_epoch(tmp_path, tiny_root):
+def test_a_trial_running_when_the_budget_is_spent_stops_at_its_next_epoch(
+    tmp_path, tiny_root, epoch_clock
+):
     spec = tiny_spec(
         tmp_path,
         tiny_root,
         training={"max_epochs": 2, "patience": None, "threads": 1},
         search={
             "n_trials": 3,
-            "budget": 0.1,  # 6 CPU seconds: the reference takes 1-2, the next trial 10 or more
+            "budget": 0.05,  # 3 CPU seconds: 12 epochs of 0.25
             "space": {"training.max_epochs": {"low": 500, "high": 600}},
         },
     )
     outcome = run_study(spec, tmp_path / "results")
     reference, stopped, *rest = outcome.study.trials
     assert reference.user_attrs["reference"] and reference.state == STATES.COMPLETE
+    assert reference.user_attrs["cpu_seconds"] == 2 * epoch_clock.per_epoch
     assert not rest  # the budget was spent: no third trial started
     assert stopped.state == STATES.PRUNED
     assert stopped.user_attrs["reason"] == "stopped: the study's CPU budget is spent"
-    assert 1 <= stopped.user_attrs["epochs"] < stopped.params["training.max_epochs"]
-    left = 6.0 - reference.user_attrs["cpu_seconds"]
-    # stopped within an epoch (milliseconds here, more on a loaded machine), where its
-    # 500+ epochs would have taken 10 s or more
-    assert left <= stopped.user_attrs["cpu_seconds"] <= left + 3.0
+    # the reference's 2 epochs and this trial's 10 spend the 12: it stops after its 10th
+    # epoch of 500 or more, the first at whose end the budget is spent
+    assert stopped.user_attrs["epochs"] == 10
+    assert stopped.user_attrs["cpu_seconds"] == 10 * epoch_clock.per_epoch
 
 
 def test_the_reference_runs_to_its_end_whatever_the_budget(tmp_path, tiny_root):
+    # A budget of 60 microseconds: spent during the reference's first epoch on any machine.
     spec = tiny_spec(
         tmp_path,
         tiny_root,
-        training={"max_epochs": 150, "patience": None, "threads": 1},
-        search={"n_trials": 3, "budget": 0.01},  # 0.6 CPU seconds: less than 150 epochs
+        training={"max_epochs": 20, "patience": None, "threads": 1},
+        search={"n_trials": 3, "budget": 1e-6},
     )
     outcome = run_study(spec, tmp_path / "results")
     trials = outcome.study.trials
     assert len(trials) == 1 and trials[0].user_attrs["reference"]
-    assert trials[0].state == STATES.COMPLETE and trials[0].user_attrs["epochs"] == 150
-    assert trials[0].user_attrs["cpu_seconds"] > 0.6
+    assert trials[0].state == STATES.COMPLETE and trials[0].user_attrs["epochs"] == 20
+    assert trials[0].user_attrs["cpu_seconds"] > 60e-6
     assert outcome.test["reference"]["trial"] == 0

@@ -24,10 +24,12 @@ def genre_study(tmp_path, tiny_root):
     return tmp_path / "results"
 
 
-def transfer_spec(tmp_path, root, features="chroma", params=None, **training):
+def transfer_spec(tmp_path, root, features="chroma", params=None, space=None, **training):
     model = {**CNN, "head": "regressor", "init_from": "genre_src"}
     if params:
         model["backbone_params"] = params
+    if space is None:
+        space = {"training.freeze_epochs": {"choices": [0, 1]}}
     return tiny_spec(
         tmp_path,
         root,
@@ -36,29 +38,44 @@ def transfer_spec(tmp_path, root, features="chroma", params=None, **training):
         data={"dataset": "multitask", "features": features},
         task={"kind": "regression", "targets": ["valence"]},
         training={"max_epochs": 2, **training},
-        search={"n_trials": 2, "space": {"training.freeze_epochs": {"choices": [0, 1]}}},
+        search={"n_trials": 2, "space": space},
     ).model_copy(update={"study": "transfer"})
 
 
 def test_transfer_starts_from_the_genre_checkpoint_with_a_new_head(
     tmp_path, tiny_root, genre_study
 ):
-    spec = transfer_spec(tmp_path, tiny_root)
+    # Through the engine: the backbone stays frozen for every epoch, so the backbone each
+    # trial saves is the one it started from, and that must be the source study's.
+    spec = transfer_spec(
+        tmp_path,
+        tiny_root,
+        space={"training.lr": {"low": 1e-3, "high": 1e-1, "log": True}},
+        freeze_epochs=2,
+        patience=None,
+    )
     checkpoint = resolve_checkpoint("genre_src", genre_study)
     source, _ = load_checkpoint(checkpoint)
     outcome = run_study(spec, genre_study)
     assert outcome.study.user_attrs["init_from"] == str(checkpoint)
-    assert all(t.state.name == "COMPLETE" for t in outcome.study.trials)
+    trials = outcome.study.trials
+    assert [t.state.name for t in trials] == ["COMPLETE", "COMPLETE"]
     assert set(outcome.test["best"]["per_target"]) == {"valence"}
-    # what a trial starts from: the source's backbone weights, a head of the new shape
-    model, _ = load_checkpoint(checkpoint)
-    target, _ = load_checkpoint(genre_study / "transfer" / "trials" / "0" / "checkpoint.pt")
-    load_backbone(target, checkpoint)
-    for key, value in source.backbone.state_dict().items():
-        assert torch.equal(target.backbone.state_dict()[key], value)
-    assert target.head.state_dict().keys() != model.head.state_dict().keys() or any(
-        v.shape != model.head.state_dict()[k].shape for k, v in target.head.state_dict().items()
-    )
+    embedding = torch.zeros(2, source.backbone.out_features)
+    assert source.head(embedding).shape == (2, 3)  # the genre study's three classes
+    for trial in trials:
+        target, _ = load_checkpoint(
+            genre_study / "transfer" / "trials" / str(trial.number) / "checkpoint.pt"
+        )
+        # the backbone: the source's weights and BatchNorm statistics, exactly
+        source_weights = source.backbone.state_dict()
+        target_weights = target.backbone.state_dict()
+        assert target_weights.keys() == source_weights.keys()
+        for key, value in source_weights.items():
+            assert torch.equal(target_weights[key], value), key
+        # the head: a new one, built for the one target (valence), not the genre head
+        assert target.head(embedding).shape == (2, 1)
+        assert trial.user_attrs["epochs"] == 2
 
 
 def test_a_frozen_backbone_does_not_move(tmp_path, tiny_root, genre_study):

@@ -13,13 +13,12 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import optuna
 import pgserver
 import pytest
-from conftest import tiny_spec
+from conftest import HANG_GUARD_S, tiny_spec, wait_for
 
 from sweep import space
 from sweep.results import StudyFolder
@@ -63,19 +62,25 @@ def slow_spec(tmp_path: Path, root: Path, **search):
     return tmp_path / "tiny.yaml"
 
 
-def wait_for_running_trial(study_of, min_epochs: int, timeout: float = 120):
-    """The first RUNNING trial with `min_epochs` reported epochs, once there is one."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def wait_for_running_trial(study_of, min_epochs: int, proc: subprocess.Popen):
+    """The first RUNNING trial with `min_epochs` reported epochs, once there is one (the
+    study is read every 0.2 s: reading it more often would slow the run it waits on)."""
+    found = []
+
+    def running() -> bool:
         try:
             trials = study_of().get_trials(deepcopy=False)
         except (KeyError, FileNotFoundError):  # the study is not created yet
-            trials = []
-        for t in trials:
-            if t.state.name == "RUNNING" and len(t.intermediate_values) >= min_epochs:
-                return t
-        time.sleep(0.2)
-    raise AssertionError("no trial was running in time")
+            return False
+        found[:] = [
+            t
+            for t in trials
+            if t.state.name == "RUNNING" and len(t.intermediate_values) >= min_epochs
+        ]
+        return bool(found)
+
+    wait_for(running, proc, f"a running trial with {min_epochs} epochs", every=0.2)
+    return found[0]
 
 
 # ----------------------------------------------------------------------------- one machine
@@ -114,15 +119,15 @@ def test_sigkill_mid_trial_then_resume_keeps_every_finished_trial(tmp_path, tiny
     command = sweep_command(spec, "--results", str(results))
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for_running_trial(lambda: journal(results), min_epochs=1)
-        victim = wait_for_running_trial(lambda: journal(results), min_epochs=3)
+        wait_for_running_trial(lambda: journal(results), 1, proc)
+        victim = wait_for_running_trial(lambda: journal(results), 3, proc)
     finally:
         proc.send_signal(signal.SIGKILL)
-        proc.wait(30)
+        proc.wait(HANG_GUARD_S)
     before = {t.number: t for t in journal(results).trials if t.state.name in COUNTED}
     assert journal(results).trials[victim.number].state.name == "RUNNING"  # left behind
 
-    again = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    again = subprocess.run(command, capture_output=True, text=True, timeout=HANG_GUARD_S)
     assert again.returncode == 0, again.stderr
     trials = journal(results).trials
     by_number = {t.number: t for t in trials}
@@ -139,7 +144,7 @@ def test_sigkill_mid_trial_then_resume_keeps_every_finished_trial(tmp_path, tiny
         [sys.executable, "-m", "sweep", "report", "--results", str(results), "--no-baseline"],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=HANG_GUARD_S,
     )
     assert report.returncode == 0, report.stderr
     row = study_row(results / "report" / "main_table.csv")
@@ -151,9 +156,9 @@ def test_a_killed_worker_is_replaced_and_its_trial_retried(tmp_path, tiny_root):
     results = tmp_path / "results"
     command = sweep_command(spec, "--results", str(results), "--workers", "2")
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    victim = wait_for_running_trial(lambda: journal(results), min_epochs=2)
+    victim = wait_for_running_trial(lambda: journal(results), 2, proc)
     os.kill(victim.user_attrs["worker"]["pid"], signal.SIGKILL)
-    out, err = proc.communicate(timeout=300)
+    out, err = proc.communicate(timeout=HANG_GUARD_S)
     assert proc.returncode == 0, err
     trials = shown(journal(results).trials)
     killed = next(t for t in trials if t.number == victim.number)
@@ -262,7 +267,7 @@ def test_two_machines_join_one_study_on_postgresql(tmp_path, tiny_root, postgres
         for i in (1, 2)
     ]
     for proc in machines:
-        out, err = proc.communicate(timeout=300)
+        out, err = proc.communicate(timeout=HANG_GUARD_S)
         assert proc.returncode == 0, err
     storage = open_storage(postgres_url, tmp_path)
     trials = shown(load(storage, spec.study).trials)
@@ -278,7 +283,7 @@ def test_two_machines_join_one_study_on_postgresql(tmp_path, tiny_root, postgres
         + ["--results", str(tmp_path / "elsewhere"), "--no-baseline"],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=HANG_GUARD_S,
     )
     assert report.returncode == 0, report.stderr
     row = study_row(tmp_path / "elsewhere" / "report" / "main_table.csv")
@@ -292,9 +297,9 @@ def test_workers_on_postgresql_and_a_killed_one(tmp_path, tiny_root, postgres_ur
     )
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     storage = open_storage(postgres_url, tmp_path)
-    victim = wait_for_running_trial(lambda: load(storage), min_epochs=2)
+    victim = wait_for_running_trial(lambda: load(storage), 2, proc)
     os.kill(victim.user_attrs["worker"]["pid"], signal.SIGKILL)
-    out, err = proc.communicate(timeout=300)
+    out, err = proc.communicate(timeout=HANG_GUARD_S)
     assert proc.returncode == 0, err
     trials = shown(load(storage).trials)
     states = [t.state.name for t in trials]

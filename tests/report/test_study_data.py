@@ -9,13 +9,42 @@ import shutil
 import pandas as pd
 import yaml
 
-from sweep.report import write_report
+from sweep.report import study_data, write_report
 from sweep.report.study_data import locate_root, study_split_spec
 from sweep.spec import DataSpec
 from tests.report.conftest import line_of, number
 
 
-def test_the_baseline_runs_on_the_study_s_own_split(studies):
+def test_the_baseline_runs_on_the_study_s_own_split(studies, tmp_path, monkeypatch):
+    # The study's recorded split with a training and a validation track swapped: a split
+    # its seed would not carve again, so only the split read back from split.json gives
+    # the baseline these tracks.
+    results = tmp_path / "results"
+    shutil.copytree(studies["results"] / "tiny_genre", results / "tiny_genre")
+    split_path = results / "tiny_genre" / "split.json"
+    split = json.loads(split_path.read_text())
+    split["train"][0], split["validation"][0] = split["validation"][0], split["train"][0]
+    split_path.write_text(json.dumps(split))
+    fitted_on = []
+
+    def run_baseline(data, *args, **kwargs):
+        fitted_on.append(
+            {
+                "train": data.train.ids,
+                "validation": data.validation.ids,
+                "test": data.test().ids,
+            }
+        )
+        return real_run_baseline(data, *args, **kwargs)
+
+    real_run_baseline = study_data.run_baseline
+    monkeypatch.setattr(study_data, "run_baseline", run_baseline)
+    written = write_report(results, out=tmp_path / "report", data_root=studies["root"])
+    assert fitted_on == [{name: split[name] for name in ("train", "validation", "test")}]
+    assert "tiny_genre" not in written.notes  # the test split is the one it recorded
+
+
+def test_the_baselines_table_holds_the_baseline_of_each_study(studies):
     bases = pd.read_csv(studies["written"].out / "baselines.csv")
     split = json.loads((studies["results"] / "tiny_genre" / "split.json").read_text())
     genre = bases[bases.studies == "tiny_genre"].iloc[0]
