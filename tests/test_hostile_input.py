@@ -410,7 +410,8 @@ def test_a_nan_array_in_the_official_test_set_through_the_cli(tiny_root):
             lambda root: (layout.dataset_dir(root, "genre", True) / "test_labels.txt").write_text(
                 "Id\tGenre\n"
             ),
-            "fma_genre_spectrograms_beat/test_labels.txt: no usable labelled track in ",
+            "fma_genre_spectrograms_beat/test_labels.txt: no track in the test labels, so "
+            "nothing to test the study on",
         ),
         (
             "validation share rounds to no track",

@@ -74,49 +74,57 @@ def run(
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # trial outcomes: our own lines
     set_threads(spec.training.threads)
     budget = trials or spec.search.n_trials
-    console.print(
-        f"Study [bold]{spec.study}[/]: {spec.model.backbone} on {spec.data.dataset} "
-        f"({spec.data.features}, {'beat' if spec.data.beat else 'full'}), {budget} "
-        f"trials, optimising validation {spec.metric} ({spec.direction})"
-        + (f", {workers} workers." if workers > 1 else ".")
-    )
-    for one in spec.per_target_specs():  # one study, or one per target
-        if one is not spec:
-            console.print(f"Study [bold]{one.study}[/]: target {one.task.targets[0]}.")
-        progress = StudyProgress(console, one.metric, one.training.max_epochs)
+    running: dict = {"study": spec.study, "progress": None}  # what a signal interrupts
 
-        def acknowledge(name: str, progress=progress) -> None:
-            progress.stop()
-            err_console.print(
-                f"{name} received: stopping; the running trial is recorded as failed",
-                markup=False,
-            )
+    def acknowledge(name: str) -> None:  # at once, before anything is cleaned up
+        if running["progress"] is not None:
+            running["progress"].stop()
+        err_console.print(
+            f"{name} received: stopping; the running trial is recorded as failed", markup=False
+        )
 
+    # From the first line on: a signal between two studies' lines, or while the data loads,
+    # is taken the same way as one in the middle of a trial.
+    with stop_on_signals(acknowledge):
         try:
-            with stop_on_signals(acknowledge):
-                outcome = run_study(
-                    one,
-                    results,
-                    n_trials=trials,
-                    timeout=timeout,
-                    storage=storage,
-                    progress=progress,
-                    workers=workers,
-                    code=tuple(code or ()),
+            console.print(
+                f"Study [bold]{spec.study}[/]: {spec.model.backbone} on {spec.data.dataset} "
+                f"({spec.data.features}, {'beat' if spec.data.beat else 'full'}), {budget} "
+                f"trials, optimising validation {spec.metric} ({spec.direction})"
+                + (f", {workers} workers." if workers > 1 else ".")
+            )
+            for one in spec.per_target_specs():  # one study, or one per target
+                if one is not spec:
+                    console.print(f"Study [bold]{one.study}[/]: target {one.task.targets[0]}.")
+                running["study"] = one.study
+                progress = running["progress"] = StudyProgress(
+                    console, one.metric, one.training.max_epochs
                 )
+                try:
+                    outcome = run_study(
+                        one,
+                        results,
+                        n_trials=trials,
+                        timeout=timeout,
+                        storage=storage,
+                        progress=progress,
+                        workers=workers,
+                        code=tuple(code or ()),
+                    )
+                finally:
+                    progress.stop()
+                console.print(_format_outcome(one, outcome))
+                for note in outcome.notes:
+                    console.print(f"note: {note}", markup=False, highlight=False)
         except KeyboardInterrupt as e:
-            progress.stop()
+            if running["progress"] is not None:
+                running["progress"].stop()
             err_console.print(
                 f"interrupted ({signal_name(e)}): finished trials are kept in "
-                f"{results / one.study}; run the same command again to continue",
+                f"{results / running['study']}; run the same command again to continue",
                 markup=False,
             )
             sys.exit(exit_code(e))
-        finally:
-            progress.stop()
-        console.print(_format_outcome(one, outcome))
-        for note in outcome.notes:
-            console.print(f"note: {note}", markup=False, highlight=False)
 
 
 def _format_outcome(spec, outcome) -> str:
