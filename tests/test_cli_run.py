@@ -48,6 +48,20 @@ def write_spec(tmp_path, root, backbone="lstm", params=None, space=None, **train
     return path
 
 
+def long_spec(tmp_path, root, max_epochs: int, **training):
+    """A tiny LSTM whose trials run `max_epochs` epochs (no early stopping), the learning
+    rate searched: a run to interrupt in the middle of a trial."""
+    return write_spec(
+        tmp_path,
+        root,
+        params={"hidden_size": 8, "num_layers": 1},
+        space={"training.lr": {"low": 1e-3, "high": 1e-1, "log": True}},
+        max_epochs=max_epochs,
+        patience=None,
+        **training,
+    )
+
+
 def test_a_user_backbone_in_a_few_lines_is_searched(tmp_path, tiny_root):
     code = tmp_path / "tiny_gru.py"
     code.write_text(TINY_GRU)
@@ -134,14 +148,7 @@ def test_ctrl_c_then_the_same_command_continues_the_study(tmp_path, tiny_root):
 
     import optuna
 
-    spec = write_spec(
-        tmp_path,
-        tiny_root,
-        params={"hidden_size": 8, "num_layers": 1},
-        space={"training.lr": {"low": 1e-3, "high": 1e-1, "log": True}},
-        max_epochs=200,
-        patience=None,
-    )
+    spec = long_spec(tmp_path, tiny_root, max_epochs=200)
     results = tmp_path / "results"
     first_step = tmp_path / "first_step"
     command = [

@@ -15,7 +15,7 @@ import time
 
 import optuna
 import pytest
-from test_cli_run import write_spec
+from test_cli_run import long_spec, write_spec
 
 from sweep import signals
 from sweep.results import StudyFolder
@@ -68,15 +68,7 @@ def interrupted_trials(results):
 def test_a_signal_at_any_moment_stops_the_run_and_records_its_trial(
     tmp_path, tiny_root, sig, moment, workers
 ):
-    spec = write_spec(
-        tmp_path,
-        tiny_root,
-        params={"hidden_size": 8, "num_layers": 1},
-        space={"training.lr": {"low": 1e-3, "high": 1e-1, "log": True}},
-        max_epochs=500,
-        patience=None,
-        threads=1,
-    )
+    spec = long_spec(tmp_path, tiny_root, max_epochs=500, threads=1)
     results, first_step = tmp_path / "results", tmp_path / "first_step"
     command = [sys.executable, "-m", "sweep", "run", str(spec), "--results", str(results)]
     command += ["--trials", "2", "--workers", str(workers), "--set", "search.pruner.name=none"]
