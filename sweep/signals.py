@@ -18,6 +18,8 @@ import signal
 from collections.abc import Callable, Iterator
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+received: list[int] = []  # every signal taken here, in order (Typer turns an interrupt into
+# a bare exit code 130 when it comes while the command line is parsed: this tells which)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -44,6 +46,7 @@ def exit_code(error: BaseException) -> int:
 
 def raise_interrupted(signum: int, frame=None) -> None:
     """A signal handler: raise `Interrupted` for the signal received."""
+    received.append(int(signum))
     raise Interrupted(signum)
 
 
@@ -59,6 +62,7 @@ def stop_on_signals(acknowledge: Callable[[str], None] | None = None) -> Iterato
         if acknowledge is not None and not acknowledged:
             acknowledged = True
             acknowledge(signal.Signals(signum).name)
+        received.append(int(signum))
         raise Interrupted(signum)
 
     before = {s: signal.signal(s, handler) for s in SIGNALS}

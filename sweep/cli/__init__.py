@@ -11,10 +11,12 @@ prints what it returns.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 import typer
 
+from sweep import signals
 from sweep.cli.app import ClickException, app, err_console, print_error, usage_error_line
 from sweep.errors import SweepError
 from sweep.signals import exit_code
@@ -46,6 +48,10 @@ def main() -> None:
     except KeyboardInterrupt as e:
         err_console.print("interrupted", markup=False)
         sys.exit(exit_code(e))
+    if status == 130 and signals.received:  # Typer's bare exit for an interrupt while parsing
+        name = signal.Signals(signals.received[-1]).name
+        err_console.print(f"interrupted ({name}): nothing was started", markup=False)
+        sys.exit(128 + signals.received[-1])
     # a typer.Exit's code (`validate` exits 2 on a bad spec), else what the command returned
     sys.exit(status if isinstance(status, int) else 0)
 
