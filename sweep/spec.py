@@ -18,7 +18,6 @@ from pydantic import (
     ConfigDict,
     Field,
     PositiveInt,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -446,42 +445,6 @@ class SearchSpec(Frozen):
     @classmethod
     def _infer_types(cls, v: Any) -> Any:
         return _infer_space_types(v)
-
-    @field_validator("enqueue")
-    @classmethod
-    def _enqueued_within_the_space(cls, v: list[dict[str, Any]], info: ValidationInfo) -> Any:
-        space = info.data.get("space") or {}
-        for i, values in enumerate(v):
-            active = _active(space, values)
-            for path, value in values.items():
-                if path not in active:
-                    raise ValueError(
-                        f"[{i}]: not a path of the space or of the branches its choices open "
-                        f"({', '.join(sorted(active)) or 'the space is empty'}), got {path!r}"
-                    )
-                if not _within(active[path], value):
-                    raise ValueError(f"[{i}]: outside the space's {path}, got {value!r}")
-        return v
-
-
-def _active(space: dict[str, Param], values: dict[str, Any]) -> dict[str, Param]:
-    """The parameters in force for `values`, the branches its choices open followed."""
-    active: dict[str, Param] = {}
-    for path, param in space.items():
-        active[path] = param
-        if isinstance(param, CategoricalParam) and path in values and param.contains(values[path]):
-            active.update(_active(param.branch(values[path]), values))
-    return active
-
-
-def _within(param: Param, value: Any) -> bool:
-    if isinstance(param, CategoricalParam):
-        return param.contains(value)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    if isinstance(param, IntParam) and not isinstance(value, int):
-        return False
-    return param.low <= value <= param.high
 
 
 def _infer_space_types(space: Any) -> Any:

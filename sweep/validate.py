@@ -132,6 +132,25 @@ def _problems(spec: Spec, source: SpecSource):
                 field=f"search.space.{path}",
             )
 
+    for i, values in enumerate(spec.search.enqueue):
+        active = dict(active_params(spec.search.space, values))
+        for path, value in values.items():
+            where = ("search", "enqueue", i, path)
+            if path not in active:
+                yield at(
+                    where,
+                    f"not a path of the space or of the branches its choices open "
+                    f"({', '.join(sorted(active)) or 'the space is empty'}), got {path!r}",
+                    field=f"search.enqueue[{i}]",
+                    key=True,
+                )
+            elif not active[path].contains(value):
+                yield at(
+                    where,
+                    f"outside the space's {path} ({_describe(active[path])}), got {value!r}",
+                    field=f"search.enqueue[{i}]",
+                )
+
     if spec.search.sampler.name == "grid":
         for path, param in active_params(spec.search.space, {}):
             if isinstance(param, FloatParam) and param.step is None:

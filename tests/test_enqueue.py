@@ -36,13 +36,18 @@ def test_enqueued_configurations_follow_the_reference_once(tmp_path, tiny_root):
 @pytest.mark.parametrize(
     "entry, message",
     [
-        ({"training.lr": 0.5}, "search.enqueue: [0]: outside the space's training.lr, got 0.5"),
-        ({"training.lrr": 0.01}, "not a path of the space"),
+        ({"training.lr": 0.5}, "search.enqueue[0]: outside the space's training.lr ("),
+        ({"training.lr": 0.5}, "got 0.5"),
+        ({"training.lrr": 0.01}, "search.enqueue[0]: not a path of the space"),
         ({"model.backbone_params.hidden_size": 8.5}, "got 8.5"),
     ],
 )
 def test_an_enqueued_value_outside_the_space_is_a_spec_error(tmp_path, tiny_root, entry, message):
+    """As `sweep validate` and `sweep run` check a spec, each problem at its line."""
+    from sweep.cli.app import load_checked_spec
     from sweep.errors import SpecError
 
-    with pytest.raises(SpecError, match=message.replace("[", r"\[").replace("]", r"\]")):
-        tiny_spec(tmp_path, tiny_root, search={"space": SPACE, "enqueue": [entry]})
+    tiny_spec(tmp_path, tiny_root, search={"space": SPACE, "enqueue": [entry]})
+    with pytest.raises(SpecError) as caught:
+        load_checked_spec(tmp_path / "tiny.yaml", [], None)
+    assert message in str(caught.value) and "tiny.yaml:" in str(caught.value)
