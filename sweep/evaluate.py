@@ -28,7 +28,6 @@ from sweep.checkpoints import (
     build,
     load_checkpoint,
     predict_checkpoint,
-    read_checkpoint,
     save_checkpoint,
     save_ensemble,
 )
@@ -175,10 +174,14 @@ def test_ensemble(
     test, device = data.test(), pick_device(spec.training.device)
     names = data.class_names if data.task == "classification" else data.target_names
     members, outputs, member_checkpoints = [], {}, []
+    prepared = {data.spec.model_dump_json(): data}  # by data spec: each prepared once
     for number, weight in weights.items():
-        path = results.trial(number).checkpoint
-        model, ckpt = load_checkpoint(path)
-        member_data = _data_of(ckpt, data)
+        model, ckpt = load_checkpoint(results.trial(number).checkpoint)
+        own = Spec.model_validate(ckpt["spec"]).resolved_data  # a trial may search the data
+        key = own.model_dump_json()
+        if key not in prepared:
+            prepared[key] = prepare(own)
+        member_data = prepared[key]
         member_test = test if member_data is data else member_data.test()
         batch_size = int(ckpt["spec"]["training"]["batch_size"])
         outputs[number] = predict_checkpoint(
@@ -194,7 +197,7 @@ def test_ensemble(
                 **{k: v for k, v in scores.items() if k in MEMBER_SCORES},
             }
         )
-        member_checkpoints.append((number, weight, read_checkpoint(path)))
+        member_checkpoints.append((number, weight, ckpt))
     save_ensemble(results.ensemble, member_checkpoints)
     held_out_value = ensemble.score_key(
         ensemble.blend(weights, candidates), targets, data.task, spec.metric, "maximize"
@@ -212,15 +215,6 @@ def test_ensemble(
 
 ENSEMBLE_CANDIDATES = 50  # auto-sklearn's ensemble_nbest
 MEMBER_SCORES = ("n", "accuracy", "macro_f1", "weighted_f1", "spearman", "per_target")
-
-
-def _data_of(ckpt: dict, data: PreparedData) -> PreparedData:
-    """The data a member was trained on: the study's, unless its trial searched the data
-    (a feature set, a max_length...); then its own, prepared from its spec."""
-    own = Spec.model_validate(ckpt["spec"]).resolved_data
-    if own.model_dump_json() == data.spec.model_dump_json():
-        return data
-    return prepare(own)
 
 
 def refit_trial(folder: Path, trial: optuna.trial.FrozenTrial, init_from: Path | None) -> Path:
