@@ -137,3 +137,15 @@ def tiny_spec(folder: Path, root: Path, name: str = "tiny.yaml", **sections):
     path = folder / name
     path.write_text(yaml.safe_dump(raw))
     return load_spec(path)
+
+
+def train_toy(model, x, lengths, labels, steps: int, lr: float = 0.03):
+    """`steps` full-batch Adam steps on the model's own loss; the model, in eval mode."""
+    import torch
+
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    for _ in range(steps):
+        optimiser.zero_grad()
+        model.loss(model(x, lengths), labels).backward()
+        optimiser.step()
+    return model.eval()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import train_toy
 from torch import nn
 
 from components.backbones.pooled import MaskedBatchNorm1d, masked_stats
@@ -135,17 +136,5 @@ def test_pooled_mlp_learns_a_separable_toy_problem():
     labels = torch.arange(16) % 2
     x[:, :, 0] += torch.where(labels == 1, 1.5, -1.5)[:, None]
     model = build_model("pooled_mlp", "classifier", 3, 2, {"hidden_sizes": [8]}, {})
-    optimiser = torch.optim.Adam(model.parameters(), lr=0.03)
-    for _ in range(40):
-        optimiser.zero_grad()
-        model.loss(model(x, lengths), labels).backward()
-        optimiser.step()
-    assert (model.eval()(x, lengths).argmax(1) == labels).all()
-
-
-def test_pooled_mlp_refuses_a_batch_that_does_not_fit():
-    net = backbones.build("pooled_mlp", n_features=3)
-    with pytest.raises(ValueError, match=r"x must be \(B, T, 3\), but got shape \(2, 5, 1\)"):
-        net(torch.zeros(2, 5, 1), torch.tensor([5, 3]))
-    with pytest.raises(ValueError, match=r"`1 <= length <= T=5` must hold"):
-        net(torch.zeros(2, 5, 3), torch.tensor([0, 3]))
+    model = train_toy(model, x, lengths, labels, steps=40)
+    assert (model(x, lengths).argmax(1) == labels).all()

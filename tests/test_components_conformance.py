@@ -236,7 +236,7 @@ def test_backbone_refuses_invalid_arguments(name, params, message):
         backbones.build(name, **params)
 
 
-@pytest.mark.parametrize("name", ["lstm", "cnn"])
+@pytest.mark.parametrize("name", list(TINY_BACKBONES))
 def test_backbone_refuses_a_batch_that_does_not_fit(name):
     net = _backbone(name, TINY_BACKBONES[name])
     x, lengths = _batch([5, 3])
