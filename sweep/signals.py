@@ -62,8 +62,7 @@ def stop_on_signals(acknowledge: Callable[[str], None] | None = None) -> Iterato
         if acknowledge is not None and not acknowledged:
             acknowledged = True
             acknowledge(signal.Signals(signum).name)
-        received.append(int(signum))
-        raise Interrupted(signum)
+        raise_interrupted(signum)
 
     before = {s: signal.signal(s, handler) for s in SIGNALS}
     try:

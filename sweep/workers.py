@@ -188,10 +188,8 @@ class _Worker:
         try:
             while not self.ended and self.events.poll():
                 received.append(self.events.recv())
-        except (EOFError, OSError):  # exited, or killed in the middle of a message
-            self.ended = True
-        except Exception:  # noqa: BLE001 - a message cut short by a signal: unreadable after
-            self.ended = True
+        except Exception:  # noqa: BLE001 - exited (EOFError), killed mid-message (OSError), or
+            self.ended = True  # a message cut short by a signal: nothing after it is readable
         return received
 
     def close(self) -> None:
