@@ -11,10 +11,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import optuna
 import pytest
+from conftest import HANG_GUARD_S, wait_for
 from test_cli_run import long_spec, write_spec
 
 from sweep import signals
@@ -38,14 +38,6 @@ def test_the_first_signal_is_acknowledged_once_and_the_old_handlers_come_back():
             signal.raise_signal(signal.SIGINT)  # a second one, while cleaning up
     assert caught.value.name == "SIGINT" and heard == ["SIGTERM"]
     assert signal.getsignal(signal.SIGTERM) is before
-
-
-def wait_for(condition, proc: subprocess.Popen) -> None:
-    """Until `condition()` holds; fails at once if the run ends first."""
-    while not condition():
-        if proc.poll() is not None:
-            raise AssertionError(f"the run ended first ({proc.returncode}): {proc.stderr.read()}")
-        time.sleep(0.02)
 
 
 def interrupted_trials(results):
@@ -79,9 +71,9 @@ def test_a_signal_at_any_moment_stops_the_run_and_records_its_trial(
     if moment == "start-up":
         assert proc.stdout.readline().startswith("Study cli_lstm")  # then it loads the data
     else:
-        wait_for(first_step.exists, proc)  # inside the first trial's 500 epochs
+        wait_for(first_step.exists, proc, "the first step")  # inside the first trial's 500 epochs
     proc.send_signal(sig)
-    out, err = proc.communicate(timeout=120)  # a guard against a hang, not a measure
+    out, err = proc.communicate(timeout=HANG_GUARD_S)  # a guard against a hang, not a measure
     name = signal.Signals(sig).name
     assert proc.returncode == 128 + sig, err
     assert "Traceback" not in err
@@ -106,7 +98,7 @@ def test_a_run_after_a_killed_one_says_it_retries_the_trial(tmp_path, tiny_root)
     command = [sys.executable, "-m", "sweep", "run", str(spec), "--results", str(results)]
     env = {**os.environ, "SWEEP_MARK_FIRST_STEP": str(first_step)}
     proc = subprocess.Popen(command + ["--trials", "1"], env=env, stdout=subprocess.DEVNULL)
-    wait_for(first_step.exists, proc)
+    wait_for(first_step.exists, proc, "the first step")
     proc.kill()  # no chance to record anything: the trial stays RUNNING
     proc.wait()
     assert [t.state.name for t in interrupted_trials(results)] == ["RUNNING"]
