@@ -22,6 +22,7 @@ Each `run_*` function returns a dict; `benchmarks/suite.py` runs them all.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -245,12 +246,14 @@ def run_quality(
     workers: int = 2,
     log=print,
     sets: tuple[str, ...] = (),
+    keep: Path | None = None,
 ) -> dict:
     """Each spec with a CPU budget of `minutes`, one after another, each on `workers`
     processes of one thread (the machine's cores): the best trial, the ensemble of trials
     (where the spec's `final` is ensemble_selection) and each backbone family's best trial
     against the reference trial and the pooled-features baseline, on the study's own split.
-    `sets`: more `--set` overrides for every run."""
+    `sets`: more `--set` overrides for every run; `keep`: a folder to keep the studies in
+    (else a temporary one)."""
     from sweep.data import prepare
     from sweep.report.baseline import run_baseline
     from sweep.report.study_data import study_split_spec
@@ -260,7 +263,8 @@ def run_quality(
     out: dict = {"minutes": minutes, "workers": workers, "specs": {}}
     logs = Path(tempfile.gettempdir()) / "sweep-quality-logs"
     logs.mkdir(exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
+    kept = contextlib.nullcontext(str(keep)) if keep else tempfile.TemporaryDirectory()
+    with kept as tmp:
         started = time.perf_counter()
         for spec, data_name in runs:
             data_root = Path(shared_data) / data_name
@@ -442,6 +446,9 @@ def main() -> None:
     parser.add_argument(
         "--set", action="append", default=[], help="quality, pruning: a --set for every run"
     )
+    parser.add_argument(
+        "--keep", type=Path, help="quality: keep the studies in this folder (a new one)"
+    )
     args = parser.parse_args()
     if args.what == "pruning":
         overrides = ("search.selection.folds=1", "search.budget=null", *args.set)
@@ -455,7 +462,13 @@ def main() -> None:
             out = run_workers(args.data_root.resolve(), demo, trials=args.trials or 10)
     else:
         runs = [r for r in QUALITY_RUNS if not args.only or Path(r[0]).stem in args.only]
-        out = run_quality(args.data_root.resolve().parent, args.minutes, runs, sets=tuple(args.set))
+        out = run_quality(
+            args.data_root.resolve().parent,
+            args.minutes,
+            runs,
+            sets=tuple(args.set),
+            keep=args.keep,
+        )
     print(json.dumps(out, indent=1))
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))

@@ -164,8 +164,17 @@ def test_ensemble(
         )
     if not candidates:
         return {}
-    rounds = spec.search.selection.ensemble_size
-    weights = ensemble.select(candidates, targets, data.task, spec.metric, spec.direction, rounds)
+    chosen_by = spec.search.selection
+    weights = ensemble.select(
+        candidates,
+        targets,
+        data.task,
+        spec.metric,
+        spec.direction,
+        rounds=chosen_by.ensemble_size,
+        bags=chosen_by.ensemble_bags,
+        seed=spec.training.seed,
+    )
     chosen = [[n, w] for n, w in weights.items()]
     same = stored and [[m["trial"], m["weight"]] for m in stored.get("members", [])] == chosen
     if same and results.ensemble.is_file():
@@ -207,7 +216,8 @@ def test_ensemble(
         "trial": None,
         "members": members,
         "candidates": len(candidates),
-        "rounds": rounds,
+        "rounds": chosen_by.ensemble_size,
+        "bags": chosen_by.ensemble_bags,
         "validation": held_out_value,  # the ensemble's score on the held-out predictions
         **evaluation_report(data.task, ensemble.blend(weights, outputs), test.targets, names),
     }

@@ -386,8 +386,15 @@ class SelectionSpec(Frozen):
         25,
         ge=1,
         le=200,
-        description="ensemble_selection: rounds of greedy selection (with replacement); the "
-        "weights are multiples of 1/rounds",
+        description="ensemble_selection: rounds of greedy selection (with replacement) in each bag",
+    )
+    ensemble_bags: int = Field(
+        20,
+        ge=1,
+        le=200,
+        description="ensemble_selection: greedy selections, each from a random half of the "
+        "trials, whose weights are averaged (bagged ensemble selection, Caruana et al. 2006: "
+        "it overfits a small validation split less); 1: one selection from every trial",
     )
 
     @model_validator(mode="before")

@@ -90,6 +90,31 @@ def test_weights_are_multiples_of_one_over_the_rounds_and_sum_to_one():
     assert list(weights.values()) == sorted(weights.values(), reverse=True)
 
 
+def test_bagging_dilutes_a_trial_to_the_bags_that_hold_it():
+    # One trial right on every held-out track, nine right on none: one greedy selection
+    # gives the first all the weight; each bag holds half the trials, and the bags without
+    # it choose among the others, so it keeps about half.
+    perfect = one_hot(list(TARGETS), sure=0.95)
+    candidates = {0: perfect} | {n: one_hot([(y + 1) % 3 for y in TARGETS]) for n in range(1, 10)}
+    args = (candidates, TARGETS, "classification", "accuracy", "maximize")
+    assert ensemble.select(*args, bags=1) == {0: 1.0}
+    bagged = ensemble.select(*args, bags=200, seed=0)
+    assert abs(sum(bagged.values()) - 1.0) < 1e-12
+    assert next(iter(bagged)) == 0 and 0.4 < bagged[0] < 0.6  # half the bags hold it
+    assert all(abs(w * 200 - round(w * 200)) < 1e-9 for w in bagged.values())  # whole bags
+    assert ensemble.select(*args, bags=200, seed=0) == bagged  # the same seed, the same
+    assert ensemble.select(*args, bags=200, seed=1) != bagged
+
+
+def test_a_bag_of_one_trial_still_chooses_it():
+    a, b = one_hot(list(TARGETS)), one_hot([1] * 8)
+    weights = ensemble.select(
+        {4: a, 6: b}, TARGETS, "classification", "accuracy", "maximize", bags=20
+    )
+    assert set(weights) == {4, 6}  # each bag draws one of the two, and that one is chosen
+    assert abs(sum(weights.values()) - 1.0) < 1e-12
+
+
 def test_a_loss_to_minimise_is_scored_as_a_loss():
     truth = np.linspace(0, 1, 10)[:, None]
     close, far = truth + 0.01, truth + 1.0
@@ -104,6 +129,9 @@ def test_no_candidate_is_an_error_not_an_empty_ensemble():
 
 def test_the_spec_offers_ensemble_selection_with_or_without_folds():
     assert SelectionSpec(final="ensemble_selection", folds=1).ensemble_size == 25
+    assert SelectionSpec(final="ensemble_selection", folds=1).ensemble_bags == 20
+    with pytest.raises(ValueError):
+        SelectionSpec(final="ensemble_selection", ensemble_bags=0)
     with pytest.raises(ValueError):
         SelectionSpec(final="ensemble_selection", ensemble_size=0)
 
@@ -149,6 +177,7 @@ def test_the_ensemble_is_tested_beside_the_best_trial_with_each_members_own_scor
     _, _, _, outcome = ensemble_study
     tested = outcome.test["ensemble"]
     assert tested["final"] == "ensemble_selection" and tested["candidates"] == 5
+    assert tested["bags"] == 20 and tested["rounds"] == 25
     members = tested["members"]
     assert abs(sum(m["weight"] for m in members) - 1) < 1e-9
     numbers = {t.number for t in outcome.study.trials}

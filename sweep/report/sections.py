@@ -64,7 +64,7 @@ def study_section(record: StudyRecord, out: Path, lines: Sequence[dict]) -> list
                     f"The ensemble of trials: greedy ensemble selection with replacement "
                     f"(Caruana et al. 2004) over {ensemble['candidates']} complete trials' "
                     f"predictions on the tracks they were validated on, {ensemble['rounds']} "
-                    f"rounds; each member's own scores:"
+                    f"rounds{_bagged(ensemble)}; each member's own scores:"
                 ),
                 members,
             ]
@@ -269,3 +269,9 @@ def _figure_blocks(
                 Para("Skipped: the test split could not be rebuilt (see the notes).", note=True)
             )
     return blocks
+
+
+def _bagged(ensemble: dict) -> str:
+    """How the ensemble was bagged, in words (an ensemble from before bagging has no bags)."""
+    bags = ensemble.get("bags", 1)
+    return f" in each of {bags} bags of half the trials, their weights averaged" if bags > 1 else ""
