@@ -328,6 +328,9 @@ def run_quality(
             if ensemble:
                 row["ensemble_test"] = ensemble[metric]
                 row["ensemble_validation"] = ensemble["validation"]
+                # the members' refits (ensemble_refit) and tests, after the search's budget
+                row["ensemble_refit"] = ensemble.get("refit", False)
+                row["ensemble_cpu_minutes"] = ensemble.get("cpu_seconds", 0.0) / 60
                 row["ensemble_members"] = [
                     {k: m.get(k) for k in ("trial", "weight", "backbone", "validation", metric)}
                     for m in ensemble["members"]

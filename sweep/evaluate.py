@@ -15,6 +15,7 @@ unseen) and tested beside them, each member's own test score with it: test.json'
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,9 @@ def evaluate_on_test(
     complete = [t for t in study.trials if t.state == trials.STATES.COMPLETE]
     if not complete:
         return {}
-    single = "model" if final == "ensemble_selection" else final
+    single = final
+    if final == "ensemble_selection":  # the single trials as the ensemble's members
+        single = "refit" if spec.search.selection.ensemble_refit else "model"
     chosen = {"best": study.best_trial}
     reference = [t for t in complete if trials.is_reference(t)]
     if reference:
@@ -110,7 +113,7 @@ def evaluate_on_test(
             **evaluation_report(data.task, outputs, test.targets, names),
         }
     if final == "ensemble_selection":
-        tested = test_ensemble(study, folder, data, spec, notes, stored.get("ensemble"))
+        tested = test_ensemble(study, folder, data, spec, notes, stored.get("ensemble"), init_from)
         if tested:
             report["ensemble"] = tested
     if report:
@@ -130,9 +133,14 @@ def test_ensemble(
     spec: Spec,
     notes: list[str],
     stored: dict[str, Any] | None = None,
+    init_from: Path | None = None,
 ) -> dict[str, Any]:
     """Choose an ensemble of the complete trials on their out-of-fold predictions and test
     it, with each member's own test score; `ensemble.pt` holds it for `sweep predict`.
+
+    With `search.selection.ensemble_refit`, each member is its configuration retrained on
+    train+validation for its best epoch (`refit_trial`), as the pooled-features baseline
+    is: the weights stay those chosen on the held-out predictions of the trials' own models.
 
     Candidates: the `ENSEMBLE_CANDIDATES` best complete trials whose checkpoint and held-out
     predictions are in `folder` (a trial that ran on another machine is left out, and a note
@@ -176,7 +184,12 @@ def test_ensemble(
         seed=spec.training.seed,
     )
     chosen = [[n, w] for n, w in weights.items()]
-    same = stored and [[m["trial"], m["weight"]] for m in stored.get("members", [])] == chosen
+    refit = chosen_by.ensemble_refit
+    same = (
+        stored
+        and [[m["trial"], m["weight"]] for m in stored.get("members", [])] == chosen
+        and stored.get("refit", False) == refit
+    )
     if same and results.ensemble.is_file():
         return stored  # chosen and tested once, never again
     by_number = {t.number: t for t in complete}
@@ -184,8 +197,12 @@ def test_ensemble(
     names = data.class_names if data.task == "classification" else data.target_names
     members, outputs, member_checkpoints = [], {}, []
     prepared = {data.spec.model_dump_json(): data}  # by data spec: each prepared once
+    refit_cpu = time.process_time()
     for number, weight in weights.items():
-        model, ckpt = load_checkpoint(results.trial(number).checkpoint)
+        checkpoint = results.trial(number).checkpoint
+        if refit:
+            checkpoint = refit_trial(folder, by_number[number], init_from)
+        model, ckpt = load_checkpoint(checkpoint)
         own = Spec.model_validate(ckpt["spec"]).resolved_data  # a trial may search the data
         key = own.model_dump_json()
         if key not in prepared:
@@ -218,6 +235,8 @@ def test_ensemble(
         "candidates": len(candidates),
         "rounds": chosen_by.ensemble_size,
         "bags": chosen_by.ensemble_bags,
+        "refit": refit,
+        "cpu_seconds": time.process_time() - refit_cpu,  # the members' refits and tests
         "validation": held_out_value,  # the ensemble's score on the held-out predictions
         **evaluation_report(data.task, ensemble.blend(weights, outputs), test.targets, names),
     }

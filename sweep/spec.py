@@ -396,6 +396,13 @@ class SelectionSpec(Frozen):
         "trials, whose weights are averaged (bagged ensemble selection, Caruana et al. 2006: "
         "it overfits a small validation split less); 1: one selection from every trial",
     )
+    ensemble_refit: bool = Field(
+        False,
+        description="ensemble_selection: test each member (and the best and the reference "
+        "trial) as its configuration retrained on train+validation for its best epoch, the "
+        "data the pooled-features baseline is refitted on; the weights stay those chosen on "
+        "the trials' own held-out predictions",
+    )
 
     @model_validator(mode="before")
     @classmethod

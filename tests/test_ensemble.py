@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 from conftest import tiny_spec
 
 from sweep import ensemble
@@ -289,3 +290,44 @@ def test_a_second_run_keeps_the_tested_ensemble(ensemble_study):
     again = run_study(spec, tmp / "results")
     assert again.test["ensemble"] == outcome.test["ensemble"]
     assert folder.ensemble.stat().st_mtime_ns == before  # chosen and tested once
+
+
+def test_refitted_members_are_tested_on_what_they_learnt_from_train_and_validation(tmp_path):
+    from conftest import write_tiny_layout
+
+    from sweep.checkpoints import predict_checkpoint
+
+    root = write_tiny_layout(tmp_path / "data")
+    spec = tiny_spec(
+        tmp_path,
+        root,
+        search={
+            "n_trials": 3,
+            "pruner": {"name": "none"},
+            "selection": {"folds": 1, "final": "ensemble_selection", "ensemble_refit": True},
+            "space": {"training.lr": {"low": 1e-3, "high": 1e-1, "log": True}},
+        },
+    )
+    outcome = run_study(spec, tmp_path / "results")
+    tested, folder = outcome.test["ensemble"], StudyFolder(outcome.folder)
+    assert tested["refit"] is True and tested["cpu_seconds"] > 0
+    assert outcome.test["best"]["final"] == "refit"  # tested as the members are
+    data = prepare(spec.resolved_data)
+    test = data.test()
+    own = {}
+    for m in tested["members"]:
+        refit = folder.trial(m["trial"]).refit
+        assert refit.is_file()
+        model, ckpt = load_checkpoint(refit)
+        own[m["trial"]] = predict_checkpoint(model, ckpt, data, test, 4, torch.device("cpu"))
+        assert m["accuracy"] == pytest.approx(
+            np.mean(own[m["trial"]].argmax(axis=1) == test.targets)
+        )
+    blended = ensemble.blend({m["trial"]: m["weight"] for m in tested["members"]}, own)
+    assert tested["accuracy"] == pytest.approx(np.mean(blended.argmax(axis=1) == test.targets))
+    # ensemble.pt holds the refitted members, the models the test scored
+    _, saved = load_checkpoint(folder.ensemble)
+    for m, member in zip(tested["members"], saved["members"], strict=True):
+        _, refit_ckpt = load_checkpoint(folder.trial(m["trial"]).refit)
+        weights = refit_ckpt["state_dict"]
+        assert all(torch.equal(weights[k], member["checkpoint"]["state_dict"][k]) for k in weights)
