@@ -13,6 +13,7 @@ import pytest
 
 from sweep.data import prepare
 from sweep.lab import layout
+from sweep.spec import DataSpec
 from sweep.specfile import load_spec
 from tests.conftest import HANG_GUARD_S, tiny_spec
 
@@ -148,7 +149,7 @@ def test_option_merge_classes_false_reaches_the_data_set_of_a_root(unknown_genre
 def test_the_root_form_is_unchanged_without_the_new_options(tiny_root):
     out = sweep("data", "summary", tiny_root, "--dataset", "fma_genre", "--beat")
     assert out.returncode == 0, out.stderr
-    data = prepare(load_spec(DEMO_SPEC, (), tiny_root).resolved_data)  # fused beat, defaults
+    data = prepare(DataSpec(dataset="fma_genre", root=tiny_root, beat=True))  # the defaults
     assert shown_counts(table(out.stdout)[1]) == prepared_counts(data)
     assert out.stdout.startswith("fma_genre (beat-synchronised, fused: 140 features)  loaded")
     assert "sweep run:" not in out.stdout  # no study, so nothing said of its trials
@@ -230,7 +231,7 @@ def test_help_names_both_forms():
     out = sweep("data", "summary", "--help", columns=80)
     assert "Usage: sweep data summary [OPTIONS] [ROOT]\n" in out.stdout
     assert (
-        "  --option KEY=VALUE  A data set option, as data.options in a spec, e.g. --option\n"
-        "                      merge_classes=false (repeatable).\n"
+        "  --option KEY=VALUE  A data set option, as data.options in a spec, e.g.\n"
+        "                      --option merge_classes=false (repeatable).\n"
         "  --spec FILE         Summarise the data this spec trains on (not ROOT).\n"
     ) in out.stdout

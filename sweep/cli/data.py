@@ -125,10 +125,10 @@ def data_summary(
         return
     in_spec = {
         "ROOT": (root, "--data-root FOLDER"),
-        "--dataset": (dataset, "--set data.dataset=NAME"),
+        "--dataset": (dataset or None, "--set data.dataset=NAME"),
         "--beat/--full": (beat, "--set data.beat=true|false"),
         "--features": (features, "--set data.features=NAME"),
-        "--option": (option, "--set data.options.KEY=VALUE"),
+        "--option": (option or None, "--set data.options.KEY=VALUE"),
     }
     for name, (value, instead) in in_spec.items():
         if value is not None:
