@@ -176,16 +176,23 @@ class PreparedData:
 
 def build_source(spec: DataSpec) -> DataSource:
     """The data set component named by the spec, with its options checked against it."""
+    check_options(spec)
+    return datasets.build(spec.dataset, root=spec.root, beat=spec.beat, **spec.options)
+
+
+def check_options(spec: DataSpec, where: str = "data.options") -> None:
+    """Raise SpecError, its message starting with `where`, unless `spec.options` fit the
+    data set's signature; nothing is read, so data sets loaded one after another can all be
+    checked first."""
     check = datasets.check_call(spec.dataset, spec.options)
     misfit = check.error
     if check.engine_given:
         misfit = f"{check.engine_given[0]!r} is set by sweep from the data"
     if misfit is not None:
         raise SpecError(
-            f"data.options: {misfit} (data set {spec.dataset!r} takes "
+            f"{where}: {misfit} (data set {spec.dataset!r} takes "
             f"{datasets.signature(spec.dataset)}){check.hint}"
         )
-    return datasets.build(spec.dataset, root=spec.root, beat=spec.beat, **spec.options)
 
 
 def prepare(spec: DataSpec) -> PreparedData:

@@ -137,16 +137,9 @@ def apply_override(source: SpecSource, assignment: str) -> None:
     Keys may themselves hold dots (search space paths such as `training.lr`): at each level
     the longest existing key that matches the path is taken.
     """
-    dotted, sep, text = assignment.partition("=")
+    dotted, value = parse_assignment(assignment)
     where = f"--set {one_line(assignment)}"
-    if not sep or not dotted.strip():
-        raise SpecError(f"{where}: expected PATH=VALUE, e.g. training.lr=3e-4")
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        reason = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise SpecError(f"{where}: the value is not valid YAML ({one_line(reason)})") from e
-    parts = dotted.strip().split(".")
+    parts = dotted.split(".")
     node: Any = source.raw
     path: Path_ = ()
     while parts:
@@ -163,6 +156,28 @@ def apply_override(source: SpecSource, assignment: str) -> None:
         else:
             node[key] = value
     source.overridden[path] = assignment
+
+
+def parse_assignment(
+    assignment: str, option: str = "--set", expected: str = "PATH=VALUE, e.g. training.lr=3e-4"
+) -> tuple[str, Any]:
+    """`NAME=VALUE` as `--set` reads it: the name before the first `=` (stripped), and the
+    value after it as YAML (3e-4, true, [1, 2], null).
+
+    Raises:
+        SpecError: no `=`, an empty name, or a value that is not YAML; the message starts
+            with `option` and the assignment ("--set training.lr: expected PATH=VALUE, ...").
+    """
+    dotted, sep, text = assignment.partition("=")
+    where = f"{option} {one_line(assignment)}"
+    if not sep or not dotted.strip():
+        raise SpecError(f"{where}: expected {expected}")
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        reason = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise SpecError(f"{where}: the value is not valid YAML ({one_line(reason)})") from e
+    return dotted.strip(), value
 
 
 def load_spec(

@@ -104,7 +104,7 @@ def test_help_names_what_options_take_and_fits_80_columns(path):
         (["predict"], "  --skip-bad        Skip unreadable files and count them.\n"),
         (
             ["data", "summary"],
-            "  --dataset NAME   A data set to load (repeatable; default: every one\n",
+            "  --dataset NAME      A data set to load (repeatable; default: every one\n",
         ),
         (
             ["data", "extract"],

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from sweep.cli.app import Command, console, data_app
+from sweep.cli.app import CodeOption, Command, UsageError, console, data_app, load_checked_spec
 from sweep.errors import SweepError
 
 RootArgument = Annotated[Path, typer.Argument(metavar="ROOT", help="A Kaggle-style data/ folder.")]
@@ -48,7 +48,11 @@ def data_demo(
 
 @data_app.command("summary", cls=Command)
 def data_summary(
-    root: RootArgument,
+    ctx: typer.Context,
+    root: Annotated[
+        Path | None,
+        typer.Argument(metavar="ROOT", help="A Kaggle-style data/ folder (or give --spec)."),
+    ] = None,
     dataset: Annotated[
         list[str] | None,
         typer.Option(
@@ -65,15 +69,81 @@ def data_summary(
             metavar="NAME", help="Feature set, e.g. mel, chroma or fused (default: the data set's)."
         ),
     ] = None,
+    option: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="KEY=VALUE",
+            help="A data set option, as data.options in a spec, e.g. --option "
+            "merge_classes=false (repeatable).",
+        ),
+    ] = None,
+    spec_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--spec", metavar="FILE", help="Summarise the data this spec trains on (not ROOT)."
+        ),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="FIELD=VALUE",
+            help="With --spec: override a spec field, e.g. --set data.split_seed=1 (repeatable).",
+        ),
+    ] = None,
+    data_root: Annotated[
+        Path | None, typer.Option(metavar="FOLDER", help="With --spec: override its data.root.")
+    ] = None,
     skip_bad: Annotated[
-        bool, typer.Option("--skip-bad", help="Skip bad tracks and count them.")
+        bool, typer.Option("--skip-bad", help="Skip bad tracks (data.skip_bad) and count them.")
     ] = False,
+    code: CodeOption = None,
 ) -> None:
-    """Load data sets as a sweep would and summarise them.
+    """Load data as a sweep would and summarise it.
 
-    Prints each data set's splits, classes, track lengths and load times.
+    Prints the splits (tracks, lengths, tracks per class or target means), the class
+    merge, how the split was made, bad tracks skipped and the load time.
+
+    ROOT: the lab's data sets found in that folder (or those --dataset names), each
+    with the defaults of a spec's data section; --option sets one of its data.options.
+
+    --spec FILE: the data `sweep run FILE` trains on, read through the same --set,
+    --data-root and --skip-bad: its data set, root, features, options and split, and
+    whether its trials train on folds.
     """
-    _print_summaries(root, datasets=dataset, beat=beat, features=features, skip_bad=skip_bad)
+    if spec_path is None:
+        if root is None:
+            raise UsageError("Missing argument 'ROOT' (or give --spec FILE)", ctx=ctx)
+        if set_:
+            raise UsageError(
+                "--set is for --spec FILE; with ROOT, --option KEY=VALUE sets a data set option",
+                ctx=ctx,
+            )
+        if data_root is not None:
+            raise UsageError("--data-root is for --spec FILE; ROOT is the data root", ctx=ctx)
+        _print_summaries(root, dataset, beat, features, skip_bad, option, code)
+        return
+    in_spec = {
+        "ROOT": (root, "--data-root FOLDER"),
+        "--dataset": (dataset or None, "--set data.dataset=NAME"),
+        "--beat/--full": (beat, "--set data.beat=true|false"),
+        "--features": (features, "--set data.features=NAME"),
+        "--option": (option or None, "--set data.options.KEY=VALUE"),
+    }
+    for name, (value, instead) in in_spec.items():
+        if value is not None:
+            raise UsageError(f"{name} with --spec FILE: give {instead} instead", ctx=ctx)
+    from sweep.summary import summarise
+
+    overrides = [*(set_ or []), *(["data.skip_bad=true"] if skip_bad else [])]
+    spec = load_checked_spec(spec_path, overrides, code, data_root)
+    summary = summarise(spec.resolved_data, spec.search.selection)  # a data error: no output
+    console.print(
+        f"{spec_path} (study {spec.study}): the data `sweep run` trains on, in {spec.data.root}",
+        markup=False,
+        highlight=False,
+    )
+    console.print(summary)
 
 
 def _print_summaries(
@@ -82,14 +152,30 @@ def _print_summaries(
     beat: bool | None,
     features: str | None,
     skip_bad: bool,
+    options: list[str] | None = None,
+    code: list[Path] | None = None,
 ) -> None:
     # Which data sets a root holds, a component cannot say yet: the lab's folder names can.
+    from sweep.data import check_options
     from sweep.lab.folders import present_datasets
-    from sweep.summary import summarise
+    from sweep.registry import import_user_code
+    from sweep.specfile import parse_assignment
+    from sweep.summary import data_spec, summarise
 
-    wanted = present_datasets(root, datasets, beat)
-    for name, is_beat in wanted:
-        console.print(summarise(root, name, is_beat, features=features, skip_bad=skip_bad))
+    for path in code or []:
+        import_user_code(path)
+    chosen = dict(
+        parse_assignment(o, "--option", "KEY=VALUE, e.g. merge_classes=false")
+        for o in options or []
+    )
+    specs = [
+        data_spec(root, name, is_beat, features, skip_bad, chosen)
+        for name, is_beat in present_datasets(root, datasets, beat)
+    ]
+    for spec in specs:  # an option one of them does not take: before any is loaded
+        check_options(spec, where="--option")
+    for spec in specs:
+        console.print(summarise(spec))
 
 
 @data_app.command("extract", cls=Command)
