@@ -16,7 +16,7 @@ from typing import Any
 from sweep.references import reference_table
 from sweep.report import figures
 from sweep.report.document import Block, Bullets, Heading, Image, Para
-from sweep.report.formatting import format_duration
+from sweep.report.formatting import format_duration, trial_numbers
 from sweep.report.numbers import param_importances, report_number
 from sweep.report.records import StudyRecord, curves_folds, trial_curves, trial_lines
 from sweep.report.tables import (
@@ -183,14 +183,24 @@ def _figure_blocks(
                     "reference": t["reference"],
                 }
             )
+    failed = [t["number"] for t in trials if t["state"] == "FAIL"]
     blocks.append(Heading(3, "Optimisation history"))
     if points:
-        path = figures.history_plot(points, record.metric, record.direction, folder / "history.png")
+        path = figures.history_plot(
+            points, record.metric, record.direction, folder / "history.png", failed
+        )
         blocks.append(
             Para(
                 f"Validation {record.metric} per trial; pruned trials at the last value they "
                 f"reported; the red star is the reference configuration (trial "
-                f"{record.reference_trial.number if record.reference_trial else '?'})."
+                f"{record.reference_trial.number if record.reference_trial else '?'})"
+                + (
+                    f"; failed trials ({trial_numbers(failed)}) have no value: triangles at "
+                    "the foot"
+                    if failed
+                    else ""
+                )
+                + "."
             )
         )
         blocks.append(image(path, f"optimisation history of {record.name}"))
@@ -203,7 +213,10 @@ def _figure_blocks(
         path = figures.importance_plot(importances, folder / "importances.png")
         n = record.counts["COMPLETE"]
         blocks.append(
-            Para(f"fANOVA importances over the {n} complete trials (optuna.importance, seed 0).")
+            Para(
+                f"fANOVA importances over the {n} complete trials (optuna.importance, seed 0); "
+                "parameters named as in the trials table."
+            )
         )
         if n < FEW_TRIALS_FOR_IMPORTANCES:
             blocks.append(

@@ -32,3 +32,31 @@ def test_every_figure_is_a_png(tmp_path):
     for path in paths:
         assert path.read_bytes()[:8] == PNG, path
     assert paths[0].parent == tmp_path / "a"  # its folder made on the way
+
+
+def drawn(monkeypatch) -> list:
+    """The figures drawn from here on, caught where they would be saved."""
+    caught = []
+    monkeypatch.setattr(figures, "_save", lambda fig, path: caught.append(fig) or path)
+    return caught
+
+
+def test_failed_trials_are_drawn_at_the_foot_of_the_history(monkeypatch, tmp_path):
+    caught = drawn(monkeypatch)
+    points = [
+        {"number": 0, "state": "COMPLETE", "value": 0.5, "reference": True},
+        {"number": 1, "state": "PRUNED", "value": 0.25, "reference": False},
+    ]
+    figures.history_plot(points, "accuracy", "maximize", tmp_path / "h.png", failed=[3])
+    (ax,) = caught[0].axes
+    assert "failed (no value)" in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert ax.get_xlim() == (-0.5, 3.5)  # the axis reaches the last trial, a failed one
+
+
+def test_importances_name_parameters_as_the_trials_table_does(monkeypatch, tmp_path):
+    caught = drawn(monkeypatch)
+    importances = {"training.lr": 0.5, "model.backbone_params.dropout": 0.3, "head.dropout": 0.2}
+    figures.importance_plot(importances, tmp_path / "i.png")
+    (ax,) = caught[0].axes
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["head.dropout", "backbone_params.dropout", "lr"]  # the largest on top

@@ -34,3 +34,23 @@ def test_a_study_with_no_trial_gets_a_section_that_says_so(tmp_path):
     assert not any(isinstance(b, Table | Image) for b in blocks)  # nothing tested or drawn
     assert blocks[-1].text.startswith("All trials: `studies/s/trials.csv`")
     assert (tmp_path / "studies" / "s" / "trials.csv").is_file()
+
+
+def test_the_history_caption_names_the_failed_trials_it_draws_at_the_foot(tmp_path):
+    import optuna
+
+    study = optuna.create_study(direction="maximize")
+    distributions = {"x": optuna.distributions.FloatDistribution(0, 1)}
+    for value, x in ((0.5, 0.1), (0.75, 0.9)):
+        study.add_trial(
+            optuna.trial.create_trial(value=value, params={"x": x}, distributions=distributions)
+        )
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL))
+    raw = {"data": {"dataset": "fma_genre", "features": "fused", "beat": True, "root": "data"}}
+    record = StudyRecord("s", Path("results/s"), raw, None, study, {}, {}, {})
+    blocks = study_section(record, tmp_path, [])
+    history = blocks.index(Heading(3, "Optimisation history"))
+    assert blocks[history + 1].text.endswith(
+        "; failed trials (#2) have no value: triangles at the foot."
+    )
+    assert (tmp_path / "studies" / "s" / "history.png").is_file()
