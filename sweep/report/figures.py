@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from matplotlib.axis import Axis
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
@@ -29,6 +30,13 @@ def _figure(width: float, height: float) -> Figure:
     fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
+
+
+def _whole_numbers(axis: Axis) -> None:
+    """Ticks at whole numbers only (trials, epochs): `min_n_ticks=1` because with the
+    default of 2 a span holding one whole number (one trial, one epoch) falls back to
+    ticks at -0.4, -0.3, ..."""
+    axis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
 
 
 def _save(fig: Figure, path: Path) -> Path:
@@ -114,9 +122,9 @@ def history_plot(
             zorder=3,
             clip_on=False,
         )
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    _whole_numbers(ax.xaxis)
     numbers = [p["number"] for p in points] + list(failed)
-    if numbers:  # half a trial of margin: one trial alone still gets a whole-number axis
+    if numbers:  # half a trial of margin either side
         ax.set_xlim(min(numbers) - 0.5, max(numbers) + 0.5)
     ax.set_xlabel("trial number")
     ax.set_ylabel(f"validation {metric}")
@@ -182,7 +190,7 @@ def curves_plot(
     for ax, title in ((loss_ax, "loss"), (metric_ax, "validation metrics")):
         if best_epoch:
             ax.axvline(best_epoch, color=MUTED, linestyle=":", label=f"best epoch ({best_epoch})")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        _whole_numbers(ax.xaxis)
         ax.set_xlabel("epoch")
         ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3)

@@ -60,3 +60,19 @@ def test_importances_name_parameters_as_the_trials_table_does(monkeypatch, tmp_p
     (ax,) = caught[0].axes
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert labels == ["head.dropout", "backbone_params.dropout", "lr"]  # the largest on top
+
+
+def visible_ticks(axis) -> list[float]:
+    low, high = sorted(axis.get_view_interval())
+    return [t for t in axis.get_majorticklocs() if low <= t <= high]
+
+
+def test_one_trial_and_one_epoch_get_whole_number_axes(monkeypatch, tmp_path):
+    caught = drawn(monkeypatch)
+    point = {"number": 0, "state": "COMPLETE", "value": 0.67, "reference": True}
+    figures.history_plot([point], "accuracy", "maximize", tmp_path / "h.png")
+    curves = [{"epoch": 1, "train_loss": 1.0, "val_loss": 1.1, "val": {"accuracy": 0.5}}]
+    figures.curves_plot(curves, "accuracy", tmp_path / "c.png")
+    history, (loss, metric) = caught[0].axes[0], caught[1].axes
+    assert visible_ticks(history.xaxis) == [0.0]  # not -0.4, -0.3, ... 0.4 trials
+    assert visible_ticks(loss.xaxis) == visible_ticks(metric.xaxis) == [1.0]
