@@ -59,11 +59,13 @@ def study_section(record: StudyRecord, out: Path, lines: Sequence[dict]) -> list
         members = ensemble_table(record)
         if members is not None:
             ensemble = record.test["ensemble"]
+            candidates = ensemble["candidates"]
             blocks += [
                 Para(
                     f"The ensemble of trials: greedy ensemble selection with replacement "
-                    f"(Caruana et al. 2004) over {ensemble['candidates']} complete trials' "
-                    f"predictions on the tracks they were validated on, {ensemble['rounds']} "
+                    f"(Caruana et al. 2004) over {candidates} complete "
+                    + ("trial's" if candidates == 1 else "trials'")
+                    + f" predictions on the tracks they were validated on, {ensemble['rounds']} "
                     f"rounds; each member's own scores:"
                 ),
                 members,

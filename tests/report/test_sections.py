@@ -54,3 +54,12 @@ def test_the_history_caption_names_the_failed_trials_it_draws_at_the_foot(tmp_pa
         "; failed trials (#2) have no value: triangles at the foot."
     )
     assert (tmp_path / "studies" / "s" / "history.png").is_file()
+
+
+def test_an_ensemble_of_one_candidate_is_said_in_the_singular(tmp_path):
+    member = {"trial": 0, "weight": 1.0, "backbone": "lstm", "validation": 0.67}
+    ensemble = {"candidates": 1, "rounds": 25, "members": [member], "validation": 0.67}
+    raw = {"data": {"dataset": "fma_genre", "features": "fused", "beat": True, "root": "data"}}
+    record = StudyRecord("s", Path("results/s"), raw, None, None, {"ensemble": ensemble}, {}, {})
+    texts = [b.text for b in study_section(record, tmp_path, []) if isinstance(b, Para)]
+    assert any("over 1 complete trial's predictions on the tracks" in t for t in texts), texts
