@@ -129,8 +129,8 @@ def history_plot(
     ax.set_xlabel("trial number")
     ax.set_ylabel(f"validation {metric}")
     ax.grid(alpha=0.3)
-    if numbers:
-        ax.legend(loc="best", fontsize=8)
+    if numbers:  # beside the axes: "best" inside them still covered the reference's star
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, fontsize=8)
     return _save(fig, path)
 
 

@@ -76,3 +76,16 @@ def test_one_trial_and_one_epoch_get_whole_number_axes(monkeypatch, tmp_path):
     history, (loss, metric) = caught[0].axes[0], caught[1].axes
     assert visible_ticks(history.xaxis) == [0.0]  # not -0.4, -0.3, ... 0.4 trials
     assert visible_ticks(loss.xaxis) == visible_ticks(metric.xaxis) == [1.0]
+
+
+def test_the_history_legend_is_beside_the_trials_not_over_them(monkeypatch, tmp_path):
+    caught = drawn(monkeypatch)
+    points = [  # the reference low and first: where a legend placed "best" sat on its star
+        {"number": n, "state": "COMPLETE", "value": v, "reference": n == 0}
+        for n, v in enumerate([0.89, 0.98, 0.98, 0.98])
+    ]
+    figures.history_plot(points, "accuracy", "maximize", tmp_path / "h.png", failed=[4])
+    fig = caught[0]
+    fig.canvas.draw()
+    (ax,) = fig.axes
+    assert ax.get_legend().get_window_extent().x0 >= ax.get_window_extent().x1
