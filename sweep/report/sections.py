@@ -18,7 +18,13 @@ from sweep.report import figures
 from sweep.report.document import Block, Bullets, Heading, Image, Para
 from sweep.report.formatting import format_duration, trial_numbers
 from sweep.report.numbers import param_importances, report_number
-from sweep.report.records import StudyRecord, curves_folds, trial_curves, trial_lines
+from sweep.report.records import (
+    StudyRecord,
+    curves_best_epoch,
+    curves_folds,
+    trial_curves,
+    trial_lines,
+)
 from sweep.report.tables import (
     ensemble_table,
     params_table,
@@ -246,10 +252,12 @@ def _figure_blocks(
         which = f", fold 1 of {folds}" if folds > 1 else ""
         blocks.append(Heading(3, f"Learning curves: best trial #{best}{which}"))
         if curves:
-            trial = next((t for t in trials if t["number"] == best), None)
-            best_epoch = trial["best_epoch"] if trial is not None else None
             path = figures.curves_plot(
-                curves, record.metric, folder / "curves.png", best_epoch, ref_curves
+                curves,
+                record.metric,
+                folder / "curves.png",
+                curves_best_epoch(record, best),
+                ref_curves,
             )
             blocks.append(
                 Para(

@@ -63,3 +63,35 @@ def test_an_ensemble_of_one_candidate_is_said_in_the_singular(tmp_path):
     record = StudyRecord("s", Path("results/s"), raw, None, None, {"ensemble": ensemble}, {}, {})
     texts = [b.text for b in study_section(record, tmp_path, []) if isinstance(b, Para)]
     assert any("over 1 complete trial's predictions on the tracks" in t for t in texts), texts
+
+
+def test_the_best_epoch_line_of_a_cross_validated_trial_is_its_first_fold_s(tmp_path, monkeypatch):
+    import json
+
+    import optuna
+
+    from sweep.report import figures
+
+    study = optuna.create_study(direction="maximize")
+    study.add_trial(  # best_epoch is the mean of the folds' (5, 5, 3): what a refit trains
+        optuna.trial.create_trial(
+            value=0.98,
+            user_attrs={"best_epoch": 4, "fold_best_epochs": [5, 5, 3]},
+        )
+    )
+    folder = tmp_path / "results" / "s"
+    (folder / "trials" / "0").mkdir(parents=True)
+    curves = [
+        {"epoch": e, "fold": f, "train_loss": 1 / e, "val_loss": 1 / e, "val": {"accuracy": 0.5}}
+        for f in range(3)
+        for e in (1, 2, 3, 4, 5)
+    ]
+    (folder / "trials" / "0" / "curves.json").write_text(json.dumps(curves))
+    drawn = []
+    real = figures.curves_plot
+    monkeypatch.setattr(figures, "curves_plot", lambda *args: drawn.append(args[3]) or real(*args))
+    raw = {"data": {"dataset": "fma_genre", "features": "fused", "beat": True, "root": "data"}}
+    record = StudyRecord("s", folder, raw, None, study, {}, {}, {})
+    blocks = study_section(record, tmp_path / "report", [])
+    assert Heading(3, "Learning curves: best trial #0, fold 1 of 3") in blocks
+    assert drawn == [5]  # fold 1's best epoch, on fold 1's curves; not the mean's 4
