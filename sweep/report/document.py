@@ -37,6 +37,9 @@ class Table:
     rows: list[list[Cell]]
     numeric: set[int] = field(default_factory=set)  # right-aligned columns
     row_classes: list[str] | None = None
+    # on a narrow screen (a phone), each row a card of "column: value" lines rather than
+    # columns squeezed to a word each and the last ones scrolled out of sight
+    stacked: bool = False
 
 
 @dataclass

@@ -12,20 +12,31 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from matplotlib.axis import Axis
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+
+from sweep.report.formatting import short_names
 
 DPI = 110
 BEST = "#1f77b4"
 REFERENCE = "#d62728"
 MUTED = "#9a9a9a"
+FAILED = "#3a3a3a"
 
 
 def _figure(width: float, height: float) -> Figure:
     fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
+
+
+def _whole_numbers(axis: Axis) -> None:
+    """Ticks at whole numbers only (trials, epochs): `min_n_ticks=1` because with the
+    default of 2 a span holding one whole number (one trial, one epoch) falls back to
+    ticks at -0.4, -0.3, ..."""
+    axis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
 
 
 def _save(fig: Figure, path: Path) -> Path:
@@ -39,9 +50,11 @@ def history_plot(
     metric: str,
     direction: str,
     path: Path,
+    failed: Sequence[int] = (),
 ) -> Path:
     """Trial number against its value: complete trials, pruned ones at their last reported
-    value, the best-so-far line, and the reference trial marked.
+    value, the best-so-far line, the reference trial marked, and failed trials along the
+    bottom (they have no value, but a gap in the trial numbers would hide them).
 
     Args:
         points: one dict per trial with number, state ("COMPLETE"/"PRUNED"), value and
@@ -49,6 +62,7 @@ def history_plot(
         metric: the validation metric's name (axis label).
         direction: "maximize" or "minimize" (for the best-so-far line).
         path: where to write the PNG.
+        failed: the numbers of the failed trials.
     """
     fig = _figure(8.0, 3.6)
     ax = fig.add_subplot()
@@ -97,24 +111,38 @@ def history_plot(
                 zorder=4,
             )
             ax.axhline(p["value"], color=REFERENCE, linestyle=":", linewidth=1)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    if points:  # half a trial of margin: one trial alone still gets a whole-number axis
-        numbers = [p["number"] for p in points]
+    if failed:  # at the foot of the axes (x in data, y in axes coordinates): no value to plot
+        ax.scatter(
+            list(failed),
+            [0.03] * len(failed),
+            transform=ax.get_xaxis_transform(),
+            marker="v",
+            color=FAILED,
+            label="failed (no value)",
+            zorder=3,
+            clip_on=False,
+        )
+    _whole_numbers(ax.xaxis)
+    numbers = [p["number"] for p in points] + list(failed)
+    if numbers:  # half a trial of margin either side
         ax.set_xlim(min(numbers) - 0.5, max(numbers) + 0.5)
     ax.set_xlabel("trial number")
     ax.set_ylabel(f"validation {metric}")
     ax.grid(alpha=0.3)
-    if points:
-        ax.legend(loc="best", fontsize=8)
+    if numbers:  # beside the axes: "best" inside them still covered the reference's star
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, fontsize=8)
     return _save(fig, path)
 
 
 def importance_plot(importances: dict[str, float], path: Path) -> Path:
-    """Horizontal bars, the most important parameter on top."""
+    """Horizontal bars, the most important parameter on top, each named as the trials table
+    names it (the shortest dotted suffix that tells the parameters apart: lr, not
+    training.lr), so that the labels leave the bars room on a narrow page."""
     names = list(importances)[::-1]
+    short = short_names(names)
     fig = _figure(8.0, 0.9 + 0.38 * len(names))
     ax = fig.add_subplot()
-    ax.barh(names, [importances[n] for n in names], color=BEST)
+    ax.barh([short[n] for n in names], [importances[n] for n in names], color=BEST)
     for y, name in enumerate(names):
         ax.text(importances[name], y, f" {importances[name]:.2f}", va="center", fontsize=8)
     ax.set_xlabel("importance (fANOVA, share of the variance of the objective)")
@@ -162,7 +190,7 @@ def curves_plot(
     for ax, title in ((loss_ax, "loss"), (metric_ax, "validation metrics")):
         if best_epoch:
             ax.axvline(best_epoch, color=MUTED, linestyle=":", label=f"best epoch ({best_epoch})")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        _whole_numbers(ax.xaxis)
         ax.set_xlabel("epoch")
         ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3)

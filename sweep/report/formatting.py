@@ -38,6 +38,11 @@ def format_value(v: Any) -> str:
     return str(v)
 
 
+def trial_numbers(numbers: Sequence[int], shown: int = 8) -> str:
+    """Trial numbers as a reader scans them: "#3, #4, #5", the first `shown` and "..."."""
+    return ", ".join(f"#{n}" for n in numbers[:shown]) + (" ..." if len(numbers) > shown else "")
+
+
 def delta_cell(delta: float | None) -> Cell:
     """A signed difference, classed "pos" or "neg" so that HTML colours its sign."""
     if delta is None:

@@ -269,3 +269,17 @@ def curves_folds(record: StudyRecord, number: int) -> int:
     """How many folds a trial's curves span (1: one validation split)."""
     curves = StudyFolder(record.folder).trial(number).read_curves()
     return len({c["fold"] for c in curves if "fold" in c}) or 1
+
+
+def curves_best_epoch(record: StudyRecord, number: int) -> int | None:
+    """The best epoch of the curves `trial_curves` gives: of a cross-validated trial its
+    first fold's, not the mean of its folds' that it records as its best epoch (the epochs
+    a refit trains), which a line on the first fold's curves would misplace."""
+    trial = next((t for t in record.trials if t.number == number), None)
+    if trial is None:
+        return None
+    folds = trial.user_attrs.get(trial_records.FOLD_BEST_EPOCHS)
+    if folds:
+        return int(folds[0])
+    best = trial.user_attrs.get(trial_records.BEST_EPOCH)
+    return None if best is None else int(best)

@@ -47,6 +47,19 @@ td.neg { color: #b3261e; font-weight: 600; }
 td.changed { font-weight: 600; background: #fff6d6 !important; }
 code { background: #f1f1f4; padding: 1px 4px; border-radius: 3px; font-size: 12px; }
 img { max-width: 100%; height: auto; border: 1px solid #ececf0; margin: 4px 0 12px; }
+@media (max-width: 700px) {
+  main { padding: 16px 12px 48px; }
+  table.stacked, table.stacked tbody, table.stacked tr, table.stacked td { display: block; }
+  table.stacked thead { display: none; }
+  table.stacked tr { border: 1px solid #dcdce3; margin: 0 0 10px; }
+  table.stacked td { border: none; border-top: 1px solid #ececf0; position: relative;
+                     padding-left: 44%; text-align: left; white-space: normal; }
+  table.stacked td:first-child { border-top: none; }
+  table.stacked td::before { content: attr(data-label); position: absolute; left: 7px;
+                             width: 40%; color: #55555c; font-weight: 600; font-style: normal; }
+  table.stacked td[data-label=""] { padding-left: 7px; font-weight: 600; }
+  table.stacked td:empty { display: none; }
+}
 """
 
 
@@ -84,6 +97,7 @@ def to_html(blocks: Sequence[Block], title: str) -> str:
                 f"<th{' class=num' if i in b.numeric else ''}>{_inline_html(c)}</th>"
                 for i, c in enumerate(b.columns)
             )
+            labels = [html.escape(c.replace("\n", " ")) for c in b.columns]
             body = []
             for r, row in enumerate(b.rows):
                 cls = b.row_classes[r] if b.row_classes else ""
@@ -94,11 +108,14 @@ def to_html(blocks: Sequence[Block], title: str) -> str:
                     attr = f' class="{classes}"' if classes else ""
                     if i == len(row) - 1 and len(row) < len(b.columns):  # spans the rest
                         attr += f' colspan="{len(b.columns) - i}"'
+                    if b.stacked:  # the card's line names its column
+                        attr += f' data-label="{labels[i]}"'
                     cells.append(f"<td{attr}>{_inline_html(text)}</td>")
                 row_attr = f' class="{cls}"' if cls else ""
                 body.append(f"<tr{row_attr}>{''.join(cells)}</tr>")
+            table = '<table class="stacked">' if b.stacked else "<table>"
             out.append(
-                f'<div class="wrap"><table><thead><tr>{head}</tr></thead>'
+                f'<div class="wrap">{table}<thead><tr>{head}</tr></thead>'
                 f"<tbody>{''.join(body)}</tbody></table></div>"
             )
         elif isinstance(b, Image):

@@ -16,9 +16,15 @@ from typing import Any
 from sweep.references import reference_table
 from sweep.report import figures
 from sweep.report.document import Block, Bullets, Heading, Image, Para
-from sweep.report.formatting import format_duration
+from sweep.report.formatting import format_duration, trial_numbers
 from sweep.report.numbers import param_importances, report_number
-from sweep.report.records import StudyRecord, curves_folds, trial_curves, trial_lines
+from sweep.report.records import (
+    StudyRecord,
+    curves_best_epoch,
+    curves_folds,
+    trial_curves,
+    trial_lines,
+)
 from sweep.report.tables import (
     ensemble_table,
     params_table,
@@ -59,12 +65,14 @@ def study_section(record: StudyRecord, out: Path, lines: Sequence[dict]) -> list
         members = ensemble_table(record)
         if members is not None:
             ensemble = record.test["ensemble"]
+            candidates = ensemble["candidates"]
             blocks += [
                 Para(
                     f"The ensemble of trials: greedy ensemble selection with replacement "
-                    f"(Caruana et al. 2004) over {ensemble['candidates']} complete trials' "
-                    f"predictions on the tracks they were validated on, {ensemble['rounds']} "
-                    f"rounds{_bagged(ensemble)}; each member's own scores:"
+                    f"(Caruana et al. 2004) over {candidates} complete "
+                    + ("trial's" if candidates == 1 else "trials'")
+                    + f" predictions on the tracks they were validated on, {ensemble['rounds']} "
+                    f"rounds{_how_chosen(ensemble)}; each member's own scores:"
                 ),
                 members,
             ]
@@ -183,14 +191,24 @@ def _figure_blocks(
                     "reference": t["reference"],
                 }
             )
+    failed = [t["number"] for t in trials if t["state"] == "FAIL"]
     blocks.append(Heading(3, "Optimisation history"))
     if points:
-        path = figures.history_plot(points, record.metric, record.direction, folder / "history.png")
+        path = figures.history_plot(
+            points, record.metric, record.direction, folder / "history.png", failed
+        )
         blocks.append(
             Para(
                 f"Validation {record.metric} per trial; pruned trials at the last value they "
                 f"reported; the red star is the reference configuration (trial "
-                f"{record.reference_trial.number if record.reference_trial else '?'})."
+                f"{record.reference_trial.number if record.reference_trial else '?'})"
+                + (
+                    f"; failed trials ({trial_numbers(failed)}) have no value: triangles at "
+                    "the foot"
+                    if failed
+                    else ""
+                )
+                + "."
             )
         )
         blocks.append(image(path, f"optimisation history of {record.name}"))
@@ -203,7 +221,10 @@ def _figure_blocks(
         path = figures.importance_plot(importances, folder / "importances.png")
         n = record.counts["COMPLETE"]
         blocks.append(
-            Para(f"fANOVA importances over the {n} complete trials (optuna.importance, seed 0).")
+            Para(
+                f"fANOVA importances over the {n} complete trials (optuna.importance, seed 0); "
+                "parameters named as in the trials table."
+            )
         )
         if n < FEW_TRIALS_FOR_IMPORTANCES:
             blocks.append(
@@ -231,10 +252,12 @@ def _figure_blocks(
         which = f", fold 1 of {folds}" if folds > 1 else ""
         blocks.append(Heading(3, f"Learning curves: best trial #{best}{which}"))
         if curves:
-            trial = next((t for t in trials if t["number"] == best), None)
-            best_epoch = trial["best_epoch"] if trial is not None else None
             path = figures.curves_plot(
-                curves, record.metric, folder / "curves.png", best_epoch, ref_curves
+                curves,
+                record.metric,
+                folder / "curves.png",
+                curves_best_epoch(record, best),
+                ref_curves,
             )
             blocks.append(
                 Para(
@@ -271,7 +294,11 @@ def _figure_blocks(
     return blocks
 
 
-def _bagged(ensemble: dict) -> str:
-    """How the ensemble was bagged, in words (an ensemble from before bagging has no bags)."""
+def _how_chosen(ensemble: dict) -> str:
+    """How the ensemble was bagged and its members tested, in words (an ensemble from before
+    bagging has no bags)."""
     bags = ensemble.get("bags", 1)
-    return f" in each of {bags} bags of half the trials, their weights averaged" if bags > 1 else ""
+    said = f" in each of {bags} bags of half the trials, their weights averaged" if bags > 1 else ""
+    if ensemble.get("refit"):
+        said += "; each member tested as retrained on train+validation for its best epoch"
+    return said

@@ -22,6 +22,7 @@ from sweep.report.formatting import (
     format_number,
     format_value,
     short_names,
+    trial_numbers,
 )
 from sweep.report.numbers import COUNT_KEYS
 from sweep.report.records import StudyRecord
@@ -134,7 +135,9 @@ def main_table(lines: Sequence[dict[str, Any]]) -> Table:
             ]
         )
         classes.append(group_class + (" combined" if line["status"] == "combined" else ""))
-    return Table(MAIN_COLUMNS, rows, numeric={4, 6, 7, 8, 9, 10, 12}, row_classes=classes)
+    return Table(
+        MAIN_COLUMNS, rows, numeric={4, 6, 7, 8, 9, 10, 12}, row_classes=classes, stacked=True
+    )
 
 
 HEADLINE_COLUMNS = [
@@ -164,7 +167,7 @@ def headline_table(lines: Sequence[dict[str, Any]]) -> Table:
             cells.append(f"**{text}**" if label in line["highest"] and value is not None else text)
         cells.append(_verdict(line))
         rows.append(cells)
-    return Table(HEADLINE_COLUMNS, rows, numeric={2, 3, 4, 5})
+    return Table(HEADLINE_COLUMNS, rows, numeric={2, 3, 4, 5}, stacked=True)
 
 
 def _verdict(line: dict[str, Any]) -> Cell:
@@ -238,7 +241,7 @@ def baseline_table(lines: Sequence[dict[str, Any]]) -> Table:
                 test,
             ]
         )
-    return Table(columns, rows)
+    return Table(columns, rows, stacked=True)
 
 
 TESTED_AS = {  # search.selection.final, as the test table says it
@@ -296,7 +299,7 @@ def scores_table(record: StudyRecord) -> Table:
                 *_test_cells(base.test, classification),
             ]
         )
-    return Table(columns, rows, numeric=set(range(2, len(columns))))
+    return Table(columns, rows, numeric=set(range(2, len(columns))), stacked=True)
 
 
 def _test_cells(entry: dict[str, Any], classification: bool) -> list[Cell]:
@@ -383,7 +386,7 @@ def top_trials_table(record: StudyRecord, trials: list[dict]) -> Table | None:
     shown = ranked[:10] + [t for t in ranked[10:] if t["reference"]]
     params = [k for k in dict.fromkeys(k for t in shown for k in t if k.startswith("params."))]
     short = short_names([p.removeprefix("params.") for p in params])
-    columns = ["Rank", "Trial", record.metric, "Epochs", "Wall s"]
+    columns = ["Rank", "Trial", record.metric, "Epochs", "Wall\u00a0s"]  # never "Wall" over "s"
     columns += [short[p.removeprefix("params.")] for p in params]
     rows: list[list[Cell]] = []
     for t in shown:
@@ -396,11 +399,21 @@ def top_trials_table(record: StudyRecord, trials: list[dict]) -> Table | None:
             str(t["epochs"] or "–"),
             format_number(t["wall_seconds"], 0),
         ]
-        row += [format_value(t[p]) if p in t and t[p] is not None else "–" for p in params]
+        row += [_param_cell(t.get(p)) for p in params]
         rows.append(row)
     table = Table(columns, rows, numeric={0, 2, 3, 4})
     table.row_classes = ["ref" if t["reference"] else "" for t in shown]
     return table
+
+
+def _param_cell(value: Any) -> Cell:
+    """A parameter's value in a trials table; a number is kept on one line, lest a narrow
+    column break 2.086e-05 at its minus sign."""
+    if value is None:
+        return "–"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return (format_value(value), "nowrap")
+    return format_value(value)
 
 
 def unfinished_table(trials: Sequence[dict[str, Any]]) -> Table | None:
@@ -417,6 +430,5 @@ def unfinished_table(trials: Sequence[dict[str, Any]]) -> Table | None:
     order = sorted(groups.items(), key=lambda kv: (kv[0][0] != "FAIL", -len(kv[1]), kv[0][1]))
     rows: list[list[Cell]] = []
     for (state, reason), numbers in order:
-        shown = ", ".join(f"#{n}" for n in numbers[:8]) + (" ..." if len(numbers) > 8 else "")
-        rows.append([state.lower(), reason, str(len(numbers)), shown])
+        rows.append([state.lower(), reason, str(len(numbers)), trial_numbers(numbers)])
     return Table(["State", "Reason", "Trials", "Numbers"], rows, numeric={2})

@@ -50,3 +50,13 @@ def test_every_block_renders_as_html(tmp_path):
     assert '<tr><td colspan="3">spans</td></tr>' in page  # a short row spans the rest
     data = base64.b64encode(PNG + b"tiny").decode("ascii")
     assert f'<img alt="a &quot;quoted&quot; alt" src="data:image/png;base64,{data}">' in page
+
+
+def test_a_stacked_table_names_each_cell_s_column_for_a_narrow_screen():
+    stacked = Table(["Study", "Best\ntrial"], [["a", "0.5"], ["spans"]], stacked=True)
+    page = to_html([stacked, Table(["Plain"], [["b"]])], "r")
+    assert '<table class="stacked"><thead>' in page
+    assert '<td data-label="Study">a</td><td data-label="Best trial">0.5</td>' in page
+    assert '<td colspan="2" data-label="Study">spans</td>' in page
+    assert "<table><thead><tr><th>Plain</th></tr></thead><tbody><tr><td>b</td></tr>" in page
+    assert "@media (max-width: 700px)" in page and "content: attr(data-label)" in page

@@ -112,7 +112,8 @@ def test_top_trials_keep_the_reference_beyond_the_ten_best():
 
     trials = [trial(0, 0.0, reference=True)] + [trial(n, n / 100) for n in range(1, 13)]
     table = top_trials_table(record({}), trials)
-    assert table.columns == ["Rank", "Trial", "accuracy", "Epochs", "Wall s", "lr"]
+    # "Wall s" kept on one line (a no-break space): a narrow column broke it in two
+    assert table.columns == ["Rank", "Trial", "accuracy", "Epochs", "Wall\u00a0s", "lr"]
     assert [row[1] for row in table.rows][:2] == ["#12", "#11"]  # maximised: best first
     assert table.rows[-1][:2] == ["13", "#0 (reference)"]
     assert len(table.rows) == 11 and table.row_classes[-1] == "ref"
@@ -189,3 +190,20 @@ def test_trials_that_did_not_complete_are_counted_by_reason_failed_first():
         ["pruned", "pruned at epoch 2", "2", "#1, #2"],
     ]
     assert unfinished_table(trials[:1]) is None
+
+
+def test_the_tables_a_reader_needs_first_stack_on_a_narrow_screen():
+    from sweep.report.tables import headline_table
+
+    assert main_table([line()]).stacked
+    assert headline_table([_headline(0.6, None, 0.5, 0.4)]).stacked
+
+
+def test_a_trial_s_numeric_parameter_keeps_to_one_line():
+    trials = [
+        {"number": 0, "state": "COMPLETE", "value": 0.5, "epochs": 3, "wall_seconds": 2.0,
+         "reference": True, "params.training.lr": 2.086e-05, "params.model.pooling": "mean",
+         "params.training.batch_size": 8},
+    ]  # fmt: skip
+    (row,) = top_trials_table(record({}), trials).rows
+    assert row[5:] == [("2.086e-05", "nowrap"), "mean", ("8", "nowrap")]
