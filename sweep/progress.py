@@ -6,7 +6,7 @@
     progress.trial_finished(study, trial)
     progress.stop()                                        # safe twice, and in a signal handler
 
-What the view says is one function's, `status_fields`: (label, text) pairs, shown two ways.
+What the view says is one function's, `status_rows`: rows of (label, text) pairs, shown two ways.
 On a terminal they are a panel redrawn in place (rich's `Live`), with a line printed above it
 per finished trial and per note. Piped to a file, a CI log or a notebook cell, they are one
 line (`status_line`), printed when a fold begins and at least every HEARTBEAT_SECONDS of a
@@ -29,7 +29,6 @@ import optuna
 from rich.console import Console, RenderableType
 from rich.live import Live
 from rich.panel import Panel
-from rich.table import Table
 from rich.text import Text
 
 from sweep import trials
@@ -66,43 +65,40 @@ class Snapshot:
     value: float = math.nan  # the metric at this epoch
 
 
-def status_fields(snapshot: Snapshot) -> list[tuple[str, str]]:
-    """What the view says, as (label, text) pairs: the terminal's panel and the line of a log
-    are both made of these, so that they say the same thing with the same numbers."""
+def status_rows(snapshot: Snapshot) -> list[list[tuple[str, str]]]:
+    """What the view says, as rows of (label, text) pairs: the terminal's panel shows the
+    rows, a log's line runs them together, so that both say the same with the same numbers."""
     s = snapshot
-    fields = [("study", s.study)]
+    trial, epoch = [("study", s.study)], []
     if s.trial is not None:
-        fields.append(("trial", f"{s.trial} ({s.position} of {s.budget})"))
+        trial.append(("trial", f"{s.trial} ({s.position} of {s.budget})"))
         if s.backbone is not None:
-            fields.append(("backbone", s.backbone))
+            trial.append(("backbone", s.backbone))
         if s.fold is not None:
-            fields.append(("fold", s.fold))
-        fields.append(("epoch", f"{s.epoch}/{s.max_epochs}"))
-        fields.append((s.metric, f"{s.value:.4f}"))
-    fields.append(("best", s.best))
-    fields.append(("trials", state_counts_text(s.complete, s.pruned, s.failed)))
-    if s.cpu_budget is not None:
-        fields.append(("CPU", cpu_budget_text(s.cpu_spent, s.cpu_budget)))
+            epoch.append(("fold", s.fold))
+        epoch += [("epoch", f"{s.epoch}/{s.max_epochs}"), (s.metric, f"{s.value:.4f}")]
+    epoch.append(("best", s.best))
+    budget = [] if s.cpu_budget is None else [("CPU", cpu_budget_text(s.cpu_spent, s.cpu_budget))]
     limit = "" if s.time_limit is None else f" of {clock(s.time_limit)}"
-    fields.append(("elapsed", clock(s.elapsed) + limit))
-    return fields
+    budget.append(("elapsed", clock(s.elapsed) + limit))
+    counts = [("trials", state_counts_text(s.complete, s.pruned, s.failed))]
+    return [trial, epoch, counts, budget]
 
 
-def status_line(fields: list[tuple[str, str]]) -> str:
-    """The fields as one line of a log: `trial 4 (5 of 20)  epoch 3/30  ...`."""
-    return "  ".join(f"{label} {text}" for label, text in fields)
+def status_line(rows: list[list[tuple[str, str]]]) -> str:
+    """The rows as one line of a log: `study demo  trial 4 (5 of 20)  epoch 3/30  ...`."""
+    return "  ".join(f"{label} {text}" for row in rows for label, text in row)
 
 
-def status_panel(fields: list[tuple[str, str]]) -> RenderableType:
-    """The fields as the terminal's panel, two to a row."""
-    grid = Table.grid(padding=(0, 1, 0, 0))
-    for _ in range(2):
-        grid.add_column(style="dim", no_wrap=True)
-        grid.add_column(no_wrap=True, min_width=24)
-    cells = [Text(part) for pair in fields for part in pair]  # Text: a name is no markup
-    for row in range(0, len(cells), 4):
-        grid.add_row(*cells[row : row + 4])
-    return Panel(grid, expand=False, border_style="dim")
+def status_panel(rows: list[list[tuple[str, str]]]) -> RenderableType:
+    """The rows as the terminal's panel, a line each (wrapped where the terminal is narrow)."""
+    text = Text()  # not markup: a study's or a backbone's name is shown as it is
+    for i, row in enumerate(rows):
+        for j, (label, value) in enumerate(row):
+            text.append(("\n" if i else "") if j == 0 else "  ")
+            text.append(label, style="dim")
+            text.append(f" {value}")
+    return Panel(text, expand=False, border_style="dim")
 
 
 def state_counts_text(complete: int, pruned: int, failed: int) -> str:
@@ -157,7 +153,7 @@ class StudyProgress:
                 f"Continuing study {study.study_name!r}: {done.complete + done.pruned} of "
                 f"{budget} trials already finished."
             )
-        if self.console.is_terminal:
+        if self.console.is_terminal and not self.console.is_dumb_terminal:  # TERM=dumb: lines
             self.live = Live(console=self.console, auto_refresh=False, transient=True)
             self.live.start()
             self._redraw(done)
@@ -191,7 +187,7 @@ class StudyProgress:
             return
         if (begins and fold is not None) or now - self._last_line >= HEARTBEAT_SECONDS:
             snapshot = self._snapshot(number, record, value, fold, max_epochs)  # read only now
-            self.console.print(status_line(status_fields(snapshot)), markup=False, highlight=False)
+            self.console.print(status_line(status_rows(snapshot)), markup=False, highlight=False)
             self._last_line = now
 
     def trial_finished(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
@@ -217,7 +213,7 @@ class StudyProgress:
             self._redraw(now)
 
     def _redraw(self, snapshot: Snapshot) -> None:
-        self.live.update(status_panel(status_fields(snapshot)), refresh=True)
+        self.live.update(status_panel(status_rows(snapshot)), refresh=True)
         self._last_redraw = time.monotonic()
 
     def _snapshot(

@@ -13,7 +13,7 @@ from rich.console import Console
 
 from sweep import progress as progress_module
 from sweep import trials, workers
-from sweep.progress import Snapshot, StudyProgress, clock, status_fields, status_line, status_panel
+from sweep.progress import Snapshot, StudyProgress, clock, status_line, status_panel, status_rows
 from sweep.run import run_study
 from sweep.train import EpochRecord
 
@@ -158,7 +158,7 @@ def test_without_a_cpu_budget_the_view_says_the_time_alone(monkeypatch):
 
 def test_a_spent_cpu_budget_has_nothing_left():
     snapshot = Snapshot("demo", 3, 3, "-", 0, 3, 0, 0.0, cpu_spent=1200.0, cpu_budget=900.0)
-    assert ("CPU", "20.0 of 15 min (133%, 0.0 left)") in status_fields(snapshot)
+    assert ("CPU", "20.0 of 15 min (133%, 0.0 left)") in status_rows(snapshot)[-1]
 
 
 def test_the_panel_and_the_line_say_the_same_fields():
@@ -167,14 +167,19 @@ def test_the_panel_and_the_line_say_the_same_fields():
         trial=6, backbone="cnn", fold="2/5", epoch=3, max_epochs=12, metric="accuracy",
         value=0.5,
     )  # fmt: skip
-    fields = status_fields(snapshot)
-    assert [label for label, _ in fields] == [
-        "study", "trial", "backbone", "fold", "epoch", "accuracy", "best", "trials", "CPU",
-        "elapsed",
-    ]  # fmt: skip
-    panel, line = _plain(status_panel(fields)), status_line(fields)
-    for label, text in fields:
-        assert f"{label} {text}" in line and f"{label} {text}" in panel
+    rows = status_rows(snapshot)
+    assert [[label for label, _ in row] for row in rows] == [
+        ["study", "trial", "backbone"],
+        ["fold", "epoch", "accuracy", "best"],
+        ["trials"],
+        ["CPU", "elapsed"],
+    ]
+    out = io.StringIO()
+    Console(file=out, width=120, color_system=None).print(status_panel(rows))
+    panel = [line.strip("│ ") for line in out.getvalue().splitlines()[1:-1]]
+    line = status_line(rows)
+    assert panel == ["  ".join(f"{label} {text}" for label, text in row) for row in rows]
+    assert line == "  ".join(panel)
 
 
 def test_the_clock_says_minutes_and_hours():
