@@ -63,7 +63,8 @@ class Objective:
     ) -> None:
         self.spec = spec
         self.folder = folder
-        self.on_epoch = on_epoch  # progress: (trial number, record, value, fold "k/K" or None)
+        # progress: (trial number, record, value, fold "k/K" or None, the trial's max_epochs)
+        self.on_epoch = on_epoch
         self.on_note = on_note  # what the user must hear now, in a line (the budget's estimate)
         self.init_from = init_from  # transfer: the checkpoint the backbone starts from
         self.budget = budget  # trials of the whole study, all workers together
@@ -169,7 +170,7 @@ class Objective:
             curves.append({**vars(record), **({} if fold is None else {"fold": fold})})
             if self.on_epoch is not None:
                 where = None if fold is None else f"{fold + 1}/{self.folds}"
-                self.on_epoch(trial.number, record, value, where)
+                self.on_epoch(trial.number, record, value, where, spec.training.max_epochs)
             if not fold:  # None (one split) or the first fold
                 trial.report(value, record.epoch)
                 # the reference is the comparison every study owes: it reports (the pruner

@@ -102,7 +102,7 @@ def run_study(
             progress.note(note)  # before any training: the user knows what the study lacks
     if trials.counted(study) < budget:
         if progress is not None:
-            progress.start(study, budget)
+            progress.start(study, budget, cpu_budget=plan.cpu_budget, deadline=plan.deadline)
         with claim_cores(workers):  # other runs on the machine leave these cores to us
             if workers > 1:
                 run_workers(plan, workers, progress)

@@ -247,8 +247,8 @@ def _dispatch(kind: str, payload: list, study: optuna.Study, progress: Any, erro
     elif kind == "note":
         progress.note(payload[0])
     elif kind == "epoch":
-        number, record, value, fold = payload
-        progress.epoch(number, EpochRecord(**record), value, fold)
+        number, record, value, fold, max_epochs = payload
+        progress.epoch(number, EpochRecord(**record), value, fold, max_epochs)
     elif kind == "trial":
         trial = next((t for t in study.get_trials(deepcopy=False) if t.number == payload[0]), None)
         if trial is not None:
@@ -269,8 +269,8 @@ def _worker_main(plan: WorkPlan, index: int, events: multiprocessing.connection.
         work(
             plan,
             index,
-            on_epoch=lambda n, record, v, fold: events.send(
-                ("epoch", n, dataclasses.asdict(record), v, fold)
+            on_epoch=lambda n, record, v, fold, max_epochs: events.send(
+                ("epoch", n, dataclasses.asdict(record), v, fold, max_epochs)
             ),
             on_trial=lambda study, trial: events.send(("trial", trial.number)),
             on_note=lambda text: events.send(("note", text)),
