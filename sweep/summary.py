@@ -1,4 +1,4 @@
-"""A readable summary of data as a sweep sees it (`sweep data summary`).
+"""A readable summary of a data set as a sweep sees it (`sweep data summary`).
 
 Which data sets a root holds is the lab's to say (`sweep.lab.folders`); this module
 summarises one data spec, loaded by `prepare` as `sweep run` loads it: a spec's own
