@@ -11,6 +11,7 @@ from torch import nn
 from sweep.checkpoints import build
 from sweep.registry import backbones
 from sweep.run import run_study
+from sweep.storage import open_storage
 from tests.conftest import tiny_spec
 
 STATES = optuna.trial.TrialState
@@ -82,6 +83,30 @@ def test_an_out_of_memory_trial_fails_and_the_study_goes_on(tmp_path, tiny_root,
     # the study went on after it: trial 2 trained, and the best trial was tested
     assert trials[2].user_attrs["epochs"] == 1
     assert outcome.test["best"]["trial"] == outcome.study.best_trial.number != 1
+
+
+def test_a_trial_interrupted_before_it_trains_is_failed_with_the_signal_as_its_reason(
+    tmp_path, tiny_root, monkeypatch
+):
+    # Ctrl-C while trial 1 builds its model (before any epoch): the run stops, and the
+    # trial says why it failed (it said nothing when the signal came outside the fit).
+    import sweep.objective
+
+    def build_then_interrupt_in_trial_1(spec, data):
+        built.append(spec)
+        if len(built) == 2:
+            raise KeyboardInterrupt
+        return build(spec, data)
+
+    built: list = []
+    monkeypatch.setattr(sweep.objective, "build", build_then_interrupt_in_trial_1)
+    spec = tiny_spec(tmp_path, tiny_root, training={"max_epochs": 1})
+    with pytest.raises(KeyboardInterrupt):
+        run_study(spec, tmp_path / "results")
+    storage = open_storage(None, tmp_path / "results" / "tiny")
+    trials = optuna.load_study(study_name="tiny", storage=storage).trials
+    assert [t.state for t in trials] == [STATES.COMPLETE, STATES.FAIL]
+    assert trials[1].user_attrs["reason"] == "interrupted (SIGINT)"
 
 
 def test_the_pruner_prunes(tmp_path, tiny_root):
