@@ -88,6 +88,15 @@ class Objective:
         self._data[data_spec.model_dump_json()] = data
 
     def __call__(self, trial: optuna.Trial) -> float:
+        try:
+            return self._trial(trial)
+        except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (sweep.signals): Optuna fails it.
+            # At any moment of the trial (drawing, loading, building, training, saving), so
+            # that a failed trial always says why.
+            trial.set_user_attr(trials.REASON, f"interrupted ({signal_name(e)})")
+            raise
+
+    def _trial(self, trial: optuna.Trial) -> float:
         started = time.perf_counter()
         self._cpu_started = cpu_started = time.process_time()
         trial.set_user_attr(trials.WORKER, self.worker)  # tells a live trial from a dead worker's
@@ -136,9 +145,6 @@ class Objective:
         except (torch.OutOfMemoryError, MemoryError) as e:
             trial.set_user_attr(trials.REASON, f"out of memory: {str(e).splitlines()[0][:200]}")
             raise TrialFailed(str(e)) from e
-        except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (sweep.signals): Optuna fails it
-            trial.set_user_attr(trials.REASON, f"interrupted ({signal_name(e)})")
-            raise
         finally:
             trial.set_user_attr(trials.WALL_SECONDS, time.perf_counter() - started)
             trial.set_user_attr(trials.CPU_SECONDS, time.process_time() - cpu_started)
