@@ -232,25 +232,30 @@ def test_a_workers_epoch_event_carries_the_trials_max_epochs():
     assert "  epoch 1/7  " in out.getvalue()
 
 
-def test_the_objective_says_each_trials_own_max_epochs(tmp_path, tiny_root):
+def test_each_epoch_event_says_the_trials_own_max_epochs_and_comes_with_its_cpu(
+    tmp_path, tiny_root
+):
     """An enqueued or searched `training.max_epochs` is the E of each epoch's e/E, the
-    spec's (3) the reference's."""
+    spec's (3) the reference's; and the study's CPU spent, as the view reads it then,
+    includes the epoch that just ended (the first epoch's too)."""
     search = {
         "n_trials": 3,
+        "budget": 10_000,  # CPU minutes: never spent here
         "space": {"training.max_epochs": {"low": 1, "high": 3}},
         "enqueue": [{"training.max_epochs": 1}],
     }
     spec = tiny_spec(tmp_path, tiny_root, search=search)
-
-    said: list[tuple[int, int]] = []  # (trial number, max_epochs) of every epoch
+    said: list[tuple[int, int, float | None]] = []  # (trial, max_epochs, its CPU so far)
 
     class Epochs(StudyProgress):
         def epoch(self, number, record, value, fold=None, max_epochs=None) -> None:
-            said.append((number, max_epochs))
+            running = next(t for t in self.study.get_trials() if t.number == number)
+            said.append((number, max_epochs, running.user_attrs.get(trials.CPU_SECONDS_SO_FAR)))
 
     progress = Epochs(Console(file=io.StringIO()), spec.metric, spec.training.max_epochs)
     study = run_study(spec, tmp_path / "results", progress=progress).study
     expected = {t.number: t.params["training.max_epochs"] for t in study.trials}
-    assert {n for n, _ in said} == set(expected)
-    assert all(max_epochs == expected[n] for n, max_epochs in said)
+    assert {n for n, _, _ in said} == set(expected)
+    assert all(max_epochs == expected[n] for n, max_epochs, _ in said)
     assert expected[0] == 3 and expected[1] == 1  # the reference's, the enqueued one's
+    assert all(cpu is not None and cpu > 0 for _, _, cpu in said)
