@@ -174,6 +174,9 @@ class Objective:
 
         def report(record: EpochRecord, value: float) -> None:
             curves.append({**vars(record), **({} if fold is None else {"fold": fold})})
+            spent = time.process_time() - self._cpu_started
+            if self.cpu_budget is not None:  # other workers, and the progress, count it now
+                trial.set_user_attr(trials.CPU_SECONDS_SO_FAR, spent)
             if self.on_epoch is not None:
                 where = None if fold is None else f"{fold + 1}/{self.folds}"
                 self.on_epoch(trial.number, record, value, where, spec.training.max_epochs)
@@ -185,9 +188,7 @@ class Objective:
                 if not trials.exempt_from_pruning(trial) and trial.should_prune():
                     where = "" if fold is None else " of the first fold"
                     raise optuna.TrialPruned(f"pruned at epoch {record.epoch}{where}")
-            if self.cpu_budget is not None:  # other workers count it before it ends
-                spent = time.process_time() - self._cpu_started
-                trial.set_user_attr(trials.CPU_SECONDS_SO_FAR, spent)
+            if self.cpu_budget is not None:
                 if record.epoch == 1 and not fold and trials.is_reference(trial):
                     self._warn_if_the_reference_needs_the_budget(spec, spent)
                 # the budget holds to an epoch: a trial running when it is spent stops
