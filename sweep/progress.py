@@ -146,7 +146,8 @@ class StudyProgress:
         WorkPlan has both); `deadline`: the time.time() after which no trial starts."""
         self.study, self.budget, self.cpu_budget = study, budget, cpu_budget
         self._started = self._last_line = time.monotonic()
-        self.time_limit = None if deadline is None else max(0.0, deadline - time.time())
+        # to the second: the deadline was set a moment ago, from the whole seconds of --timeout
+        self.time_limit = None if deadline is None else max(0, round(deadline - time.time()))
         done = self._snapshot()
         if done.complete + done.pruned:
             self.console.print(
@@ -232,7 +233,7 @@ class StudyProgress:
         return Snapshot(
             study="" if self.study is None else self.study.study_name,
             budget=self.budget,
-            position=min(count["complete"] + count["pruned"] + 1, self.budget),
+            position=min(self.budget, 1 + _counted_before(shown, number)),
             best=self._best(),
             complete=count["complete"],
             pruned=count["pruned"],
@@ -256,3 +257,12 @@ class StudyProgress:
         except (ValueError, AttributeError):
             return "-"
         return f"{best.value:.4f} (trial {best.number})"
+
+
+def _counted_before(shown: list[optuna.trial.FrozenTrial], number: int | None) -> int:
+    """Trials numbered before `number` that count for the budget, finished or running (as
+    `sweep.objective.within_budget` counts them): with several workers, two running trials
+    each have a place of their own; finished trials numbered after it do not move it."""
+    if number is None:
+        return sum(t.state in trials.FINISHED for t in shown)
+    return sum(t.number < number and t.state in trials.IN_BUDGET for t in shown)

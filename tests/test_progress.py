@@ -99,6 +99,18 @@ def test_on_a_terminal_the_view_names_the_trial_by_its_number():
     assert "trial 2 (3 of 3) epoch 1/2 accuracy 0.5000" in _shown(progress)
 
 
+def test_two_running_trials_each_have_their_own_place_in_the_budget():
+    """With several workers: the places are counted as the objective's budget check counts
+    them (trials numbered before, finished or running), not from the finished ones alone."""
+    progress, _, study = _progress(terminal=True)
+    first, second = study.ask(), study.ask()
+    _add(study, STATES.COMPLETE, 0.5)  # trial 2, finished before the others
+    progress.epoch(second.number, _record(1), 0.5)
+    assert "trial 1 (2 of 3)" in _shown(progress)
+    progress.epoch(first.number, _record(1), 0.5)
+    assert "trial 0 (1 of 3)" in _shown(progress)
+
+
 def test_on_a_terminal_the_view_says_the_fold_and_the_trials_own_max_epochs(monkeypatch):
     monkeypatch.setattr(progress_module, "time", clock_ := Clock())
     progress, _, _ = _progress(terminal=True)
