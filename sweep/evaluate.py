@@ -35,7 +35,7 @@ from sweep.checkpoints import (
 from sweep.data import PreparedData, prepare
 from sweep.metrics import evaluation_report
 from sweep.results import StudyFolder, tested_as
-from sweep.spec import Spec
+from sweep.spec import DataSpec, Spec
 from sweep.train import fit, pick_device
 from sweep.transfer import load_backbone
 
@@ -62,6 +62,8 @@ def evaluate_on_test(
     complete = [t for t in study.trials if t.state == trials.STATES.COMPLETE]
     if not complete:
         return {}
+    cpu_started = time.process_time()  # the refits and tests, for test.json's ensemble
+    prepared = {data.spec.model_dump_json(): data}  # by data spec: each prepared once
     single = final
     if final == "ensemble_selection":  # the single trials as the ensemble's members
         single = "refit" if spec.search.selection.ensemble_refit else "model"
@@ -98,7 +100,7 @@ def evaluate_on_test(
             )
             how = "refit"
         if how == "refit":
-            checkpoint = refit_trial(folder, trial, init_from)
+            checkpoint = refit_trial(folder, trial, init_from, prepared)
         elif how == "ensemble":
             checkpoint = trial_dir.fold_models
         model, ckpt = load_checkpoint(checkpoint)
@@ -113,7 +115,17 @@ def evaluate_on_test(
             **evaluation_report(data.task, outputs, test.targets, names),
         }
     if final == "ensemble_selection":
-        tested = test_ensemble(study, folder, data, spec, notes, stored.get("ensemble"), init_from)
+        tested = test_ensemble(
+            study,
+            folder,
+            data,
+            spec,
+            notes,
+            stored.get("ensemble"),
+            init_from,
+            prepared,
+            cpu_started,
+        )
         if tested:
             report["ensemble"] = tested
     if report:
@@ -134,6 +146,8 @@ def test_ensemble(
     notes: list[str],
     stored: dict[str, Any] | None = None,
     init_from: Path | None = None,
+    prepared: dict[str, PreparedData] | None = None,
+    cpu_started: float | None = None,
 ) -> dict[str, Any]:
     """Choose an ensemble of the complete trials on their out-of-fold predictions and test
     it, with each member's own test score; `ensemble.pt` holds it for `sweep predict`.
@@ -141,6 +155,8 @@ def test_ensemble(
     With `search.selection.ensemble_refit`, each member is its configuration retrained on
     train+validation for its best epoch (`refit_trial`), as the pooled-features baseline
     is: the weights stay those chosen on the held-out predictions of the trials' own models.
+    `prepared`: data already prepared, by data spec (`prepared_for`); `cpu_started`: the
+    process time the test began at (the best and reference trial's refits count too).
 
     Candidates: the `ENSEMBLE_CANDIDATES` best complete trials whose checkpoint and held-out
     predictions are in `folder` (a trial that ran on another machine is left out, and a note
@@ -196,18 +212,15 @@ def test_ensemble(
     test, device = data.test(), pick_device(spec.training.device)
     names = data.class_names if data.task == "classification" else data.target_names
     members, outputs, member_checkpoints = [], {}, []
-    prepared = {data.spec.model_dump_json(): data}  # by data spec: each prepared once
-    refit_cpu = time.process_time()
+    prepared = {data.spec.model_dump_json(): data} if prepared is None else prepared
+    cpu_started = time.process_time() if cpu_started is None else cpu_started
     for number, weight in weights.items():
         checkpoint = results.trial(number).checkpoint
         if refit:
-            checkpoint = refit_trial(folder, by_number[number], init_from)
+            checkpoint = refit_trial(folder, by_number[number], init_from, prepared)
         model, ckpt = load_checkpoint(checkpoint)
-        own = Spec.model_validate(ckpt["spec"]).resolved_data  # a trial may search the data
-        key = own.model_dump_json()
-        if key not in prepared:
-            prepared[key] = prepare(own)
-        member_data = prepared[key]
+        # a trial may search the data: each member on its own
+        member_data = prepared_for(Spec.model_validate(ckpt["spec"]).resolved_data, prepared)
         member_test = test if member_data is data else member_data.test()
         batch_size = int(ckpt["spec"]["training"]["batch_size"])
         outputs[number] = predict_checkpoint(
@@ -236,7 +249,7 @@ def test_ensemble(
         "rounds": chosen_by.ensemble_size,
         "bags": chosen_by.ensemble_bags,
         "refit": refit,
-        "cpu_seconds": time.process_time() - refit_cpu,  # the members' refits and tests
+        "cpu_seconds": time.process_time() - cpu_started,  # every refit and test of the study
         "validation": held_out_value,  # the ensemble's score on the held-out predictions
         **evaluation_report(data.task, ensemble.blend(weights, outputs), test.targets, names),
     }
@@ -246,15 +259,29 @@ ENSEMBLE_CANDIDATES = 50  # auto-sklearn's ensemble_nbest
 MEMBER_SCORES = ("n", "accuracy", "macro_f1", "weighted_f1", "spearman", "per_target")
 
 
-def refit_trial(folder: Path, trial: optuna.trial.FrozenTrial, init_from: Path | None) -> Path:
+def prepared_for(data_spec: DataSpec, prepared: dict[str, PreparedData]) -> PreparedData:
+    """The data of `data_spec`, prepared once: kept in `prepared` by data spec."""
+    key = data_spec.model_dump_json()
+    if key not in prepared:
+        prepared[key] = prepare(data_spec)
+    return prepared[key]
+
+
+def refit_trial(
+    folder: Path,
+    trial: optuna.trial.FrozenTrial,
+    init_from: Path | None,
+    prepared: dict[str, PreparedData] | None = None,
+) -> Path:
     """Train a trial's configuration again on train+validation, for its best epoch (the mean
-    of its folds'), from the same seed; saved as `refit.pt` beside its checkpoint."""
+    of its folds'), from the same seed; saved as `refit.pt` beside its checkpoint. `prepared`:
+    data already prepared, by data spec (an ensemble's members share it)."""
     trial_dir = StudyFolder(folder).trial(trial.number)
     path = trial_dir.refit
     if path.is_file():
         return path
     resolved = Spec.model_validate(yaml.safe_load(trial_dir.config.read_text()))
-    data = prepare(resolved.resolved_data)
+    data = prepared_for(resolved.resolved_data, {} if prepared is None else prepared)
     epochs = max(1, int(trial.user_attrs.get(trials.BEST_EPOCH, resolved.training.max_epochs)))
     training = resolved.training.model_copy(update={"max_epochs": epochs, "patience": None})
     torch.manual_seed(training.seed)
