@@ -131,6 +131,7 @@ class StudyProgress:
         self.cpu_budget: float | None = None
         self.time_limit: float | None = None
         self.study: optuna.Study | None = None
+        self._maximize = True  # the study's direction, read once in start()
         self._started = time.monotonic()
         self._last_line = self._started  # without a terminal: when a line was last printed
         self._last_redraw = -math.inf  # on a terminal: when the panel was last drawn
@@ -145,6 +146,7 @@ class StudyProgress:
         """`budget`: trials of the study; `cpu_budget`: its CPU seconds (sweep.workers'
         WorkPlan has both); `deadline`: the time.time() after which no trial starts."""
         self.study, self.budget, self.cpu_budget = study, budget, cpu_budget
+        self._maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
         self._started = self._last_line = time.monotonic()
         # to the second: the deadline was set a moment ago, from the whole seconds of --timeout
         self.time_limit = None if deadline is None else max(0, round(deadline - time.time()))
@@ -225,8 +227,10 @@ class StudyProgress:
         fold: str | None = None,
         max_epochs: int | None = None,
     ) -> Snapshot:
-        """The study read once; with a trial's epoch, where that trial stands."""
-        shown = trials.shown(self.study.get_trials(deepcopy=False)) if self.study else []
+        """The study read once (counts, best and CPU from the same list); with a trial's
+        epoch, where that trial stands."""
+        every = self.study.get_trials(deepcopy=False) if self.study else []
+        shown = trials.shown(every)
         count = trials.state_counts(shown)
         running = next((t for t in shown if t.number == number), None)
         backbone = None if running is None else running.params.get(BACKBONE_PARAM)
@@ -234,13 +238,13 @@ class StudyProgress:
             study="" if self.study is None else self.study.study_name,
             budget=self.budget,
             position=min(self.budget, 1 + _counted_before(shown, number)),
-            best=self._best(),
+            best=self._best(shown),
             complete=count["complete"],
             pruned=count["pruned"],
             failed=count["fail"],
             elapsed=time.monotonic() - self._started,
             time_limit=self.time_limit,
-            cpu_spent=trials.cpu_spent(self.study) if self.cpu_budget and self.study else 0.0,
+            cpu_spent=trials.cpu_spent(every) if self.cpu_budget else 0.0,
             cpu_budget=self.cpu_budget,
             trial=number,
             backbone=None if backbone is None else str(backbone),
@@ -251,11 +255,13 @@ class StudyProgress:
             value=value,
         )
 
-    def _best(self) -> str:
-        try:
-            best = self.study.best_trial
-        except (ValueError, AttributeError):
+    def _best(self, shown: list[optuna.trial.FrozenTrial]) -> str:
+        """The best complete trial of `shown`, as Optuna's best_trial (the first of equals)."""
+        complete = [t for t in shown if t.state == STATES.COMPLETE]
+        if not complete:
             return "-"
+        pick = max if self._maximize else min
+        best = pick(complete, key=lambda t: t.value)
         return f"{best.value:.4f} (trial {best.number})"
 
 

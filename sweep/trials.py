@@ -80,10 +80,12 @@ def counted(study: optuna.Study) -> int:
     return len(study.get_trials(deepcopy=False, states=FINISHED))
 
 
-def cpu_spent(study: optuna.Study) -> float:
-    """CPU seconds the study has used: finished trials, plus running trials so far."""
+def cpu_spent(study: optuna.Study | list[optuna.trial.FrozenTrial]) -> float:
+    """CPU seconds the study has used: finished trials, plus running trials so far (of a
+    study, or of all its trials read already)."""
+    every = study.get_trials(deepcopy=False) if isinstance(study, optuna.Study) else study
     total = 0.0
-    for t in study.get_trials(deepcopy=False):
+    for t in every:
         if t.state == STATES.RUNNING:
             total += t.user_attrs.get(CPU_SECONDS_SO_FAR, 0.0)
         else:
