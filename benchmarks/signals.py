@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,17 +22,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.studies import demo_data  # noqa: E402
+from benchmarks.studies import demo_data, sweep_run  # noqa: E402
 
 MOMENTS = (0.3, 1.0, 2.0, 4.0, 8.0)
 
 
 def one(sig: int, after: float, demo: Path, results: Path) -> dict:
     from sweep.results import StudyFolder
+    from sweep.signals import Interrupted
 
-    command = [sys.executable, "-m", "sweep", "run", str(REPO / "specs/demo.yaml")]
-    command += ["--data-root", str(demo), "--results", str(results)]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = sweep_run(REPO / "specs/demo.yaml", results, "--data-root", str(demo))
     time.sleep(after)
     sent = time.perf_counter()
     proc.send_signal(sig)
@@ -51,7 +49,7 @@ def one(sig: int, after: float, demo: Path, results: Path) -> dict:
         "exit_code": proc.returncode,
         "running_left": running,
         "first_line": lines[0] if lines else "",
-        "ok": proc.returncode == 128 + sig and not running and seconds <= 10,
+        "ok": proc.returncode == Interrupted(sig).exit_code and not running and seconds <= 10,
     }
 
 

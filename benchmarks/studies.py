@@ -97,11 +97,14 @@ def pruner_sets(label: str) -> list[str]:
     return sets
 
 
+PRUNING_OVERRIDES = ("search.selection.folds=1", "search.budget=null")
+
+
 def run_pruning(
     data_root: Path,
     spec: str = "specs/genre_all_beat.yaml",
     trials: int = 16,
-    overrides: tuple[str, ...] = ("search.selection.folds=1", "search.budget=null"),
+    overrides: tuple[str, ...] = PRUNING_OVERRIDES,
     pruners: tuple[str, ...] = PRUNERS,
 ) -> dict:
     """The same spec and trial budget with the pruner off and with each of `pruners` (at
@@ -454,7 +457,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.what == "pruning":
-        overrides = ("search.selection.folds=1", "search.budget=null", *args.set)
+        overrides = (*PRUNING_OVERRIDES, *args.set)
         pruners = tuple(args.pruner) if args.pruner else PRUNERS
         out = run_pruning(
             args.data_root.resolve(), trials=args.trials or 16, overrides=overrides, pruners=pruners
