@@ -106,14 +106,17 @@ def run_pruning(
     trials: int = 16,
     overrides: tuple[str, ...] = PRUNING_OVERRIDES,
     pruners: tuple[str, ...] = PRUNERS,
+    keep: Path | None = None,
 ) -> dict:
     """The same spec and trial budget with the pruner off and with each of `pruners` (at
     their default settings; the first is the spec's own, which the target is about). All
     studies run at once, one core-share and one torch thread each: the epochs, not the
-    wall time, are the measure."""
+    wall time, are the measure. `keep`: a folder to keep the studies in (run0 is the one
+    without pruning, whose curves `benchmarks/pruning_replay.py` replays other pruners on)."""
     out: dict = {"spec": spec, "trials": trials, "overrides": list(overrides), "runs": {}}
     sets = [a for o in (*overrides, "training.threads=1") for a in ("--set", o)]
-    with tempfile.TemporaryDirectory() as tmp:
+    kept = contextlib.nullcontext(str(keep)) if keep else tempfile.TemporaryDirectory()
+    with kept as tmp:
         started = time.perf_counter()
         procs = {
             label: sweep_run(
@@ -453,14 +456,18 @@ def main() -> None:
         "--set", action="append", default=[], help="quality, pruning: a --set for every run"
     )
     parser.add_argument(
-        "--keep", type=Path, help="quality: keep the studies in this folder (a new one)"
+        "--keep", type=Path, help="quality, pruning: keep the studies in this folder (a new one)"
     )
     args = parser.parse_args()
     if args.what == "pruning":
         overrides = (*PRUNING_OVERRIDES, *args.set)
         pruners = tuple(args.pruner) if args.pruner else PRUNERS
         out = run_pruning(
-            args.data_root.resolve(), trials=args.trials or 16, overrides=overrides, pruners=pruners
+            args.data_root.resolve(),
+            trials=args.trials or 16,
+            overrides=overrides,
+            pruners=pruners,
+            keep=args.keep,
         )
     elif args.what == "workers":
         with tempfile.TemporaryDirectory() as tmp:

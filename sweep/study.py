@@ -31,9 +31,12 @@ def open_study(
     folder: Path,
     storage: str | None = None,
     seed_offset: int | None = None,
-    folds: int = 1,
+    *,
+    folds: int,
 ) -> tuple[optuna.Study, bool]:
     """Create the spec's study, or load it to continue; refuses a study of another spec.
+    `folds`: the trials' cross-validation folds, which the pruner depends on (every process
+    that runs trials must give the study's own).
 
     Returns the study and whether this call created it. The sampler's seed is the spec's
     plus `seed_offset`; by default 0 for a new study (a fresh run is reproducible) and a

@@ -83,7 +83,9 @@ def work(
     """Run trials until the study's budget is spent or the deadline passes. `data`: the
     spec's data, already prepared by the caller (else each worker prepares its own)."""
     offset = plan.seed_offset + WORKER_SEED_STRIDE * index
-    study, _ = open_study(plan.spec, plan.folder, plan.storage, seed_offset=offset)
+    study, _ = open_study(
+        plan.spec, plan.folder, plan.storage, seed_offset=offset, folds=plan.folds
+    )
     objective = Objective(
         plan.spec,
         plan.folder,

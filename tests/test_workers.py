@@ -102,7 +102,9 @@ def test_two_workers_share_one_budget_with_distinct_samplers(tmp_path, tiny_root
 
 def test_a_reference_enqueued_by_two_runs_at_once_is_measured_once(tmp_path, tiny_root):
     spec = tiny_spec(tmp_path, tiny_root, search={"n_trials": 3})
-    study, _ = open_study(spec, StudyFolder.of(tmp_path / "results", spec.study).path, None)
+    study, _ = open_study(
+        spec, StudyFolder.of(tmp_path / "results", spec.study).path, None, folds=1
+    )
     for _ in range(2):  # as two machines opening a new study at the same moment do
         values = space.enqueue_form(spec, space.reference_params(spec))
         study.enqueue_trial(values, user_attrs={"reference": True})
