@@ -7,8 +7,12 @@ other trials at the same epoch.
 A cross-validated trial (`search.selection.folds` > 1) reports two kinds of steps:
 - the epochs of its *first fold*, at step = epoch, as above: an epoch pruner stops a bad
   configuration after a few epochs of one fold, before it costs k full trainings;
-- each fold's result, at step `FOLD_STEP + fold`: the Wilcoxon pruner compares these with
-  the best trial's, fold by fold, and stops a trial that is worse on the folds so far.
+- each fold's result, at step `FOLD_STEP + fold`: between folds, a trial is judged on its
+  folds so far. Successive halving and Hyperband use `FoldHalving`, successive halving with
+  folds as the resource (after 1 fold, then after `reduction_factor`, ... folds, only the
+  best 1/`reduction_factor` of the trials' means go on: most trials cost one fold, not k).
+  The Wilcoxon pruner compares them with the best trial's, fold by fold, and stops a trial
+  that is worse on the folds so far (with 5 folds it can first stop a trial after 4).
 
 `CrossValidationPruner` gives each pruner only its own steps. The `auto` pruner is the median
 pruner per epoch, plus, with folds, the Wilcoxon pruner between folds.
@@ -19,6 +23,7 @@ from __future__ import annotations
 import copy
 import warnings
 
+import numpy as np
 import optuna
 from optuna.pruners import BasePruner
 from optuna.trial import FrozenTrial
@@ -36,7 +41,11 @@ def make_pruner(spec: Spec, folds: int = 1) -> BasePruner:
     epochs = None if p.name == "wilcoxon" else _epoch_pruner(spec, p.name)
     if folds <= 1:
         return epochs if epochs is not None else optuna.pruners.NopPruner()
-    between = _wilcoxon(p.p_threshold) if p.name in ("auto", "wilcoxon") else None
+    between: BasePruner | None = None
+    if p.name in ("auto", "wilcoxon"):
+        between = _wilcoxon(p.p_threshold)
+    elif p.name in ("successive_halving", "hyperband"):
+        between = FoldHalving(p.reduction_factor, folds)
     return CrossValidationPruner(epochs, between)
 
 
@@ -59,12 +68,66 @@ def _epoch_pruner(spec: Spec, name: str) -> BasePruner:
 def _wilcoxon(p_threshold: float) -> BasePruner:
     with warnings.catch_warnings():  # "experimental" since Optuna 3.6
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.pruners.WilcoxonPruner(p_threshold=p_threshold, n_startup_steps=2)
+        return OnFolds(optuna.pruners.WilcoxonPruner(p_threshold=p_threshold, n_startup_steps=2))
+
+
+class FoldHalving(BasePruner):
+    """Successive halving with folds as the resource ("fewer folds for early rungs").
+
+    A rung is a number of folds done: 1, `reduction_factor`, `reduction_factor`^2, ... below
+    `folds` (with 5 folds and a factor of 3: after 1 fold and after 3). At a rung, a trial
+    goes on only if the mean of its folds so far is among the best 1/`reduction_factor` of
+    the means, at that many folds, of every trial that has reached the rung (itself
+    included; the first to get there go on only if they are the best so far), as in
+    asynchronous successive halving (Li et al. 2020). Its input is a `folds_only` view.
+    """
+
+    def __init__(self, reduction_factor: int, folds: int) -> None:
+        self.reduction_factor = reduction_factor
+        self.rungs = set()
+        rung = 1
+        while rung < folds:
+            self.rungs.add(rung)
+            rung *= reduction_factor
+
+    def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
+        done = _fold_values(trial)
+        if len(done) not in self.rungs:
+            return False
+        k = len(done)
+        mine = float(np.mean(done))
+        competing = [
+            float(np.mean(values[:k]))
+            for other in study.get_trials(deepcopy=False)
+            if other.number != trial.number and len(values := _fold_values(other)) >= k
+        ]
+        competing.append(mine)
+        kept = max(len(competing) // self.reduction_factor, 1)
+        maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+        threshold = sorted(competing, reverse=maximize)[kept - 1]
+        return mine < threshold if maximize else mine > threshold
+
+
+def _fold_values(trial: FrozenTrial) -> list[float]:
+    """A trial's folds' results so far, in fold order (from any trial: the fold steps)."""
+    return [v for step, v in sorted(trial.intermediate_values.items()) if step >= FOLD_STEP]
+
+
+class OnFolds(BasePruner):
+    """An Optuna pruner shown only the folds' results, as steps 0, 1, ... (`folds_only`),
+    and a best trial that is so too: the Wilcoxon pruner, comparing fold with fold."""
+
+    def __init__(self, pruner: BasePruner) -> None:
+        self.pruner = pruner
+
+    def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
+        return self.pruner.prune(_FoldsView(study), folds_only(trial))
 
 
 class CrossValidationPruner(BasePruner):
-    """An epoch pruner on the first fold's epochs and a fold pruner on the folds' results,
-    each shown only its own steps (either may be None: that kind of step is never pruned)."""
+    """An epoch pruner on the first fold's epochs and a fold pruner between folds, once the
+    first is done (either may be None: that kind of step is never pruned). The epoch pruner
+    sees its own steps only; the fold pruner, `FoldHalving` or `OnFolds`, reads the folds'."""
 
     def __init__(self, epochs: BasePruner | None, folds: BasePruner | None) -> None:
         self.epochs = epochs
@@ -77,9 +140,7 @@ class CrossValidationPruner(BasePruner):
             # the epoch steps are below FOLD_STEP in every trial, so other trials' fold
             # results never share a step with them: the epoch pruner needs no filtering
             return self.epochs is not None and self.epochs.prune(study, trial)
-        if self.folds is None:
-            return False
-        return self.folds.prune(_FoldsView(study), folds_only(trial))
+        return self.folds is not None and self.folds.prune(study, trial)
 
 
 def folds_only(trial: FrozenTrial) -> FrozenTrial:

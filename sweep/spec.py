@@ -350,13 +350,17 @@ class PrunerSpec(Frozen):
     ] = Field(
         "auto",
         description="auto: wilcoxon when trials are cross-validated (search.selection.folds), "
-        "else median. wilcoxon compares a trial's folds with the best trial's, fold by fold",
+        "else median. wilcoxon compares a trial's folds with the best trial's, fold by fold. "
+        "successive_halving and hyperband, with folds, also halve over folds: after 1, "
+        "reduction_factor, ... folds only the best 1/reduction_factor of the means go on",
     )
     n_startup_trials: int = Field(3, ge=0, description="median/percentile: trials never pruned")
     n_warmup_steps: int = Field(3, ge=0, description="median/percentile: epochs never pruned")
     percentile: float = Field(25.0, gt=0, lt=100, description="percentile: keep the top p%")
     min_resource: PositiveInt = Field(2, description="hyperband/halving: epochs before a cut")
-    reduction_factor: int = Field(3, ge=2, description="hyperband/halving: keep 1/factor")
+    reduction_factor: int = Field(
+        3, ge=2, description="hyperband/halving: keep 1/factor (of the epochs' and the folds')"
+    )
     patience: PositiveInt | None = Field(
         None, description="patient pruning: prune only after this many epochs without progress"
     )

@@ -6,7 +6,14 @@ import optuna
 import pytest
 from conftest import tiny_spec
 
-from sweep.pruning import FOLD_STEP, CrossValidationPruner, folds_only, make_pruner
+from sweep.pruning import (
+    FOLD_STEP,
+    CrossValidationPruner,
+    FoldHalving,
+    OnFolds,
+    folds_only,
+    make_pruner,
+)
 
 STATES = optuna.trial.TrialState
 
@@ -35,11 +42,11 @@ def test_each_pruner_name_makes_its_pruner(tmp_path, tiny_root, name, folds, kin
 def test_with_folds_auto_prunes_epochs_and_folds_and_median_only_epochs(tmp_path, tiny_root):
     auto = make_pruner(tiny_spec(tmp_path, tiny_root, search={"pruner": {"name": "auto"}}), 5)
     assert isinstance(auto.epochs, optuna.pruners.MedianPruner)
-    assert isinstance(auto.folds, optuna.pruners.WilcoxonPruner)
+    assert isinstance(auto.folds.pruner, optuna.pruners.WilcoxonPruner)
     median = make_pruner(tiny_spec(tmp_path, tiny_root, search={"pruner": {"name": "median"}}), 5)
     assert isinstance(median.epochs, optuna.pruners.MedianPruner) and median.folds is None
     only = make_pruner(tiny_spec(tmp_path, tiny_root, search={"pruner": {"name": "wilcoxon"}}), 5)
-    assert only.epochs is None and isinstance(only.folds, optuna.pruners.WilcoxonPruner)
+    assert only.epochs is None and isinstance(only.folds.pruner, optuna.pruners.WilcoxonPruner)
 
 
 def test_patience_wraps_the_epoch_pruner(tmp_path, tiny_root):
@@ -71,7 +78,7 @@ def test_the_wilcoxon_pruner_sees_only_the_folds_and_the_median_pruner_only_epoc
     study.add_trial(_trial([0.5, 0.6, 0.7], [0.8, 0.8, 0.8, 0.8], value=0.8))
     pruner = CrossValidationPruner(
         optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=0),
-        optuna.pruners.WilcoxonPruner(p_threshold=0.1, n_startup_steps=2),
+        OnFolds(optuna.pruners.WilcoxonPruner(p_threshold=0.1, n_startup_steps=2)),
     )
     # worse than the best on each of four folds: p = 1/16, pruned, though its first fold's
     # epochs were better than the best's
@@ -83,3 +90,57 @@ def test_the_wilcoxon_pruner_sees_only_the_folds_and_the_median_pruner_only_epoc
     assert not pruner.prune(study, _trial([0.9, 0.9], []))
     assert folds_only(study.best_trial).intermediate_values == {0: 0.8, 1: 0.8, 2: 0.8, 3: 0.8}
     assert not CrossValidationPruner(None, None).prune(study, _trial([0.1], [0.1, 0.1]))
+
+
+def test_successive_halving_and_hyperband_halve_over_folds_as_well(tmp_path, tiny_root):
+    for name in ("successive_halving", "hyperband"):
+        spec = tiny_spec(tmp_path, tiny_root, search={"pruner": {"name": name}})
+        pruner = make_pruner(spec, 5)
+        assert isinstance(pruner.folds, FoldHalving) and pruner.folds.rungs == {1, 3}
+    assert FoldHalving(3, 10).rungs == {1, 3, 9}
+    assert FoldHalving(2, 5).rungs == {1, 2, 4}
+    assert FoldHalving(3, 2).rungs == {1}
+
+
+def _fold_study(direction: str, done: list[list[float]]) -> optuna.Study:
+    study = optuna.create_study(direction=direction)
+    for values in done:
+        study.add_trial(_trial([0.5], values, value=sum(values) / len(values)))
+    return study
+
+
+def test_fold_halving_keeps_the_best_third_of_the_means_at_each_rung():
+    # six trials have their 5 folds; their means after 1 fold: .9 .8 .7 .6 .5 .4, and
+    # after 3 folds: .9 .8 .7 .6 .5 .4 as well (their later folds differ)
+    done = [[v, v, v, 0.0, 0.0] for v in (0.9, 0.8, 0.7, 0.6, 0.5, 0.4)]
+    study = _fold_study("maximize", done)
+    halving = FoldHalving(3, 5)
+    # after 1 fold, 7 trials compete: the best 7 // 3 = 2 go on (.9 and .8 here)
+    assert not halving.prune(study, _trial([0.5], [0.85]))
+    assert halving.prune(study, _trial([0.5], [0.75]))
+    # 2 folds is no rung: never pruned there, however bad
+    assert not halving.prune(study, _trial([0.5], [0.85, 0.0]))
+    # after 3 folds its mean is compared with the others' first three folds' means
+    assert not halving.prune(study, _trial([0.5], [0.85, 0.85, 0.85]))
+    assert halving.prune(study, _trial([0.5], [0.9, 0.9, 0.0]))  # mean .6
+    # 4 folds: no rung; the last fold is never judged (the objective does not ask)
+    assert not halving.prune(study, _trial([0.5], [0.0, 0.0, 0.0, 0.0]))
+
+
+def test_fold_halving_minimises_and_lets_the_first_trials_on_only_if_best():
+    study = _fold_study("minimize", [[0.3, 0.3, 0.3, 0.3, 0.3]])
+    halving = FoldHalving(3, 5)
+    # two trials at the rung: 2 // 3 = 0, so only the best goes on (lower is better)
+    assert not halving.prune(study, _trial([0.5], [0.2]))
+    assert halving.prune(study, _trial([0.5], [0.4]))
+    # a study with no trial that got this far: the first goes on
+    assert not halving.prune(optuna.create_study(), _trial([0.5], [0.9]))
+
+
+def test_a_cross_validated_trial_is_halved_over_folds_only_after_its_first_fold():
+    done = [[v] * 5 for v in (0.9, 0.8, 0.7, 0.6, 0.5, 0.4)]
+    study = _fold_study("maximize", done)
+    pruner = CrossValidationPruner(None, FoldHalving(3, 5))
+    assert not pruner.prune(study, _trial([0.1, 0.1], []))  # in its first fold
+    assert pruner.prune(study, _trial([0.1, 0.1], [0.1]))
+    assert not pruner.prune(study, _trial([0.1, 0.1], [0.95]))
