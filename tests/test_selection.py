@@ -76,7 +76,7 @@ def test_a_cross_validated_study_prunes_epochs_then_folds_and_tests_the_fold_ens
     pruner = outcome.study.pruner
     assert isinstance(pruner, CrossValidationPruner)
     assert isinstance(pruner.epochs, optuna.pruners.MedianPruner)
-    assert isinstance(pruner.folds, optuna.pruners.WilcoxonPruner)
+    assert isinstance(pruner.folds.pruner, optuna.pruners.WilcoxonPruner)
     complete = [t for t in outcome.study.trials if t.state == STATES.COMPLETE]
     assert complete
     for t in complete:
