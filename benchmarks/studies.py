@@ -6,7 +6,10 @@
 
 - pruning: one spec and trial budget run with the pruner off, with the spec's own pruner
   and with two others (same sampler seed): the epochs trained in all (every fold of every
-  trial, from the trials' curves.json) and the best validation value of each.
+  trial, from the trials' curves.json) and the best validation value of each. `--from
+  none=DIR --from LABEL=DIR ...` gives the same figures for study folders already run
+  (with `--keep`, or by `sweep run`); `benchmarks/pruning_replay.py` replays other
+  pruners on the curves of the one without pruning.
 - workers: trials per hour of wall time from scratch (start-up and final test included) with
   --workers 1 and --workers 2: on trials of equal cost on the real data (genre_all_beat's
   reference LSTM, 4 epochs each), and on the quick start's demo spec.
@@ -131,26 +134,39 @@ def run_pruning(
             )
             for i, label in enumerate(("none", *pruners))
         }
-        for i, (label, proc) in enumerate(procs.items()):
+        for proc in procs.values():
             finish(proc)
-            folder = next(p for p in (Path(tmp) / f"run{i}").iterdir() if p.is_dir())
-            study = journal_study(folder)
-            states = [t.state.name for t in study.trials]
-            out["runs"][label] = {
-                "epochs": epochs_trained(folder),
-                "best_validation": study.best_value,
-                "complete": states.count("COMPLETE"),
-                "pruned": states.count("PRUNED"),
-                "cpu_s": sum(t.user_attrs.get("cpu_seconds", 0.0) for t in study.trials),
-            }
+        folders = {
+            label: next(p for p in (Path(tmp) / f"run{i}").iterdir() if p.is_dir())
+            for i, label in enumerate(procs)
+        }
+        out["runs"] = pruning_figures(folders)
         out["wall_s"] = time.perf_counter() - started
-    off = out["runs"]["none"]
-    for run_ in out["runs"].values():
+    out["target_met"] = out["runs"][pruners[0]]["target_met"]
+    return out
+
+
+def pruning_figures(folders: dict[str, Path]) -> dict:
+    """Each study's epochs (every fold of every trial), best validation value and trial
+    counts, against the one labelled "none" (run without pruning): the figures of
+    `run_pruning`, also for studies run by hand (`pruning --from LABEL=FOLDER`)."""
+    runs = {}
+    for label, folder in folders.items():
+        study = journal_study(folder)
+        states = [t.state.name for t in study.trials]
+        runs[label] = {
+            "epochs": epochs_trained(folder),
+            "best_validation": study.best_value,
+            "complete": states.count("COMPLETE"),
+            "pruned": states.count("PRUNED"),
+            "cpu_s": sum(t.user_attrs.get("cpu_seconds", 0.0) for t in study.trials),
+        }
+    off = runs["none"]
+    for run_ in runs.values():
         run_["epoch_reduction"] = off["epochs"] / max(run_["epochs"], 1)
         run_["best_difference"] = run_["best_validation"] - off["best_validation"]
         run_["target_met"] = run_["epoch_reduction"] >= 3 and run_["best_difference"] >= -0.01
-    out["target_met"] = out["runs"][pruners[0]]["target_met"]
-    return out
+    return runs
 
 
 # ----------------------------------------------------------------------------- workers
@@ -458,8 +474,22 @@ def main() -> None:
     parser.add_argument(
         "--keep", type=Path, help="quality, pruning: keep the studies in this folder (a new one)"
     )
+    parser.add_argument(
+        "--from",
+        dest="studies",
+        action="append",
+        metavar="LABEL=FOLDER",
+        help="pruning: the figures of studies already run (one labelled none: no pruning)",
+    )
     args = parser.parse_args()
-    if args.what == "pruning":
+    if args.what == "pruning" and args.studies:
+        if any("=" not in item for item in args.studies) or not any(
+            item.startswith("none=") for item in args.studies
+        ):
+            parser.error("--from takes LABEL=FOLDER, and one LABEL must be none")
+        folders = dict(item.split("=", 1) for item in args.studies)
+        out = {"runs": pruning_figures({k: Path(v) for k, v in folders.items()})}
+    elif args.what == "pruning":
         overrides = (*PRUNING_OVERRIDES, *args.set)
         pruners = tuple(args.pruner) if args.pruner else PRUNERS
         out = run_pruning(
