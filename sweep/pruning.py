@@ -62,7 +62,11 @@ def _epoch_pruner(spec: Spec, name: str) -> BasePruner:
         )
     else:
         pruner = optuna.pruners.SuccessiveHalvingPruner(p.min_resource, p.reduction_factor)
-    return optuna.pruners.PatientPruner(pruner, p.patience) if p.patience else pruner
+    if not p.patience:
+        return pruner
+    with warnings.catch_warnings():  # "experimental" since Optuna 2.8
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.pruners.PatientPruner(pruner, p.patience)
 
 
 def _wilcoxon(p_threshold: float) -> BasePruner:

@@ -11,6 +11,7 @@ from sweep.pruning import (
     CrossValidationPruner,
     FoldHalving,
     OnFolds,
+    _wilcoxon,
     folds_only,
     make_pruner,
 )
@@ -42,6 +43,7 @@ def test_each_pruner_name_makes_its_pruner(tmp_path, tiny_root, name, folds, kin
 def test_with_folds_auto_prunes_epochs_and_folds_and_median_only_epochs(tmp_path, tiny_root):
     auto = make_pruner(tiny_spec(tmp_path, tiny_root, search={"pruner": {"name": "auto"}}), 5)
     assert isinstance(auto.epochs, optuna.pruners.MedianPruner)
+    assert isinstance(auto.folds, OnFolds)
     assert isinstance(auto.folds.pruner, optuna.pruners.WilcoxonPruner)
     median = make_pruner(tiny_spec(tmp_path, tiny_root, search={"pruner": {"name": "median"}}), 5)
     assert isinstance(median.epochs, optuna.pruners.MedianPruner) and median.folds is None
@@ -78,7 +80,7 @@ def test_the_wilcoxon_pruner_sees_only_the_folds_and_the_median_pruner_only_epoc
     study.add_trial(_trial([0.5, 0.6, 0.7], [0.8, 0.8, 0.8, 0.8], value=0.8))
     pruner = CrossValidationPruner(
         optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=0),
-        OnFolds(optuna.pruners.WilcoxonPruner(p_threshold=0.1, n_startup_steps=2)),
+        _wilcoxon(p_threshold=0.1),  # OnFolds(WilcoxonPruner(n_startup_steps=2))
     )
     # worse than the best on each of four folds: p = 1/16, pruned, though its first fold's
     # epochs were better than the best's
