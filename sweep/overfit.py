@@ -40,7 +40,7 @@ def overfit_one_batch(spec: Spec, steps: int) -> list[float]:
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
     return losses
 
 
