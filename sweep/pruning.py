@@ -83,7 +83,8 @@ class FoldHalving(BasePruner):
     goes on only if the mean of its folds so far is among the best 1/`reduction_factor` of
     the means, at that many folds, of every trial that has reached the rung (itself
     included; the first to get there go on only if they are the best so far), as in
-    asynchronous successive halving (Li et al. 2020). Its input is a `folds_only` view.
+    asynchronous successive halving (Li et al. 2020). It reads the study and the trial as
+    they are (each fold's result at `FOLD_STEP + fold`).
     """
 
     def __init__(self, reduction_factor: int, folds: int) -> None:
