@@ -33,12 +33,15 @@ def recorded_trials(folder: Path) -> list[dict]:
     """Each trial that trained, in order: its number, whether pruning may stop it, and its
     validation metric per epoch of each fold (one list on one split)."""
     from sweep import trials
+    from sweep.errors import SweepError
     from sweep.results import StudyFolder
 
     study = StudyFolder(folder)
     optuna_study = study.load_study()
     metric = optuna_study.user_attrs[trials.METRIC]
     by_number = {t.number: t for t in optuna_study.trials}
+    if any(t.state == trials.STATES.PRUNED for t in optuna_study.trials):
+        raise SweepError(f"{folder}: a study with pruned trials (their curves are cut short)")
     out = []
     for trial_folder in study.trial_folders():
         curves = trial_folder.read_curves()
@@ -111,7 +114,14 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
-    recorded = recorded_trials(args.study)
+    from sweep.errors import SweepError
+
+    try:
+        recorded = recorded_trials(args.study)
+    except SweepError as e:
+        parser.error(str(e))
+    if not recorded:
+        parser.error(f"{args.study}: no complete trial with its curves to replay")
     spec_file = StudyFolder(args.study).spec
     off = replay(load_spec(spec_file, ["search.pruner.name=none"]), recorded)
     out = {
