@@ -69,7 +69,10 @@ def replay(spec, recorded: list[dict]) -> dict:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     k = len(recorded[0]["folds"])
-    study = optuna.create_study(direction=spec.direction, pruner=make_pruner(spec, folds=k))
+    # the study's own name: Hyperband puts a trial in a bracket by hashing it with its number
+    study = optuna.create_study(
+        study_name=spec.study, direction=spec.direction, pruner=make_pruner(spec, folds=k)
+    )
     best_of = max if spec.direction == "maximize" else min
     epochs, pruned_at, best = 0, {}, None
     for record in recorded:
