@@ -14,9 +14,13 @@ from benchmarks.studies import epochs_trained
 from sweep.run import run_study
 from tests.conftest import tiny_spec
 
+HALVING = {"name": "successive_halving", "min_resource": 1, "reduction_factor": 2}
+# Hyperband's brackets hash the study's name with the trial's number: the replay's must match
+HYPERBAND = {"name": "hyperband", "min_resource": 1, "reduction_factor": 2}
 
-@pytest.mark.parametrize("folds", [1, 3])
-def test_a_replay_predicts_the_pruned_study_exactly(tmp_path, tiny_root, folds):
+
+@pytest.mark.parametrize(("folds", "pruner"), [(1, HALVING), (3, HALVING), (3, HYPERBAND)])
+def test_a_replay_predicts_the_pruned_study_exactly(tmp_path, tiny_root, folds, pruner):
     def spec(pruner: dict):
         return tiny_spec(
             tmp_path,
@@ -36,9 +40,8 @@ def test_a_replay_predicts_the_pruned_study_exactly(tmp_path, tiny_root, folds):
         )
 
     off = run_study(spec({"name": "none"}), tmp_path / "off")
-    halving = {"name": "successive_halving", "min_resource": 1, "reduction_factor": 2}
-    predicted = replay(spec(halving), recorded_trials(off.folder))
-    on = run_study(spec(halving), tmp_path / "on")
+    predicted = replay(spec(pruner), recorded_trials(off.folder))
+    on = run_study(spec(pruner), tmp_path / "on")
 
     pruned = [t for t in on.study.trials if t.state == optuna.trial.TrialState.PRUNED]
     assert pruned, "the setting must prune something for the test to mean anything"
