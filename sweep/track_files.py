@@ -9,6 +9,7 @@ dot, so files and label files may name one track with any suffix (`1042.fused.fu
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +47,8 @@ def read_track(path: Path, arrays: StoredArrays) -> np.ndarray:
     """
     try:
         _check_npy_header(path)
-        arr = np.load(path, allow_pickle=False)
+        with NPY_LOAD_LOCK:
+            arr = np.load(path, allow_pickle=False)
     except FileNotFoundError as e:
         raise DataError(f"{path}: file not found") from e
     except (ValueError, EOFError, OSError) as e:
@@ -65,7 +67,8 @@ def frames_in_header(path: Path, arrays: StoredArrays) -> int:
     """T of a (rows, T) `.npy` from its header alone; a bad header is a DataError."""
     try:
         _check_npy_header(path)
-        shape = np.load(path, mmap_mode="r", allow_pickle=False).shape  # maps, reads nothing
+        with NPY_LOAD_LOCK:
+            shape = np.load(path, mmap_mode="r", allow_pickle=False).shape  # maps, reads nothing
     except (ValueError, EOFError, OSError) as e:  # truncated files fail here too
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise DataError(f"{path}: not a readable .npy file ({reason})") from e
@@ -74,6 +77,10 @@ def frames_in_header(path: Path, arrays: StoredArrays) -> int:
 
 
 NPY_MAGIC = b"\x93NUMPY"
+# NumPy parses a .npy header with ast.literal_eval, which CPython 3.11 cannot run in two
+# threads at once (a rare "SystemError: AST constructor recursion depth mismatch"), and
+# sweep.cache reads tracks in threads: one np.load at a time
+NPY_LOAD_LOCK = threading.Lock()
 
 
 def _check_npy_header(path: Path) -> None:

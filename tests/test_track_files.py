@@ -109,3 +109,23 @@ def test_a_file_that_is_no_npy_says_so_and_never_advises_pickle(tmp_path, conten
         with pytest.raises(DataError) as caught:
             read(path, ARRAYS)
         assert str(caught.value) == expected
+
+
+def test_npy_headers_are_parsed_one_thread_at_a_time(tmp_path, monkeypatch):
+    # numpy parses headers with ast.literal_eval, which CPython 3.11 cannot run in two
+    # threads at once; sweep.cache reads tracks in threads, so every np.load holds the lock
+    import sweep.track_files as track_files
+
+    path = tmp_path / "1.npy"
+    np.save(path, np.zeros((12, 5), dtype=np.float32))
+    held = []
+    real_load = np.load
+
+    def load(*args, **kwargs):
+        held.append(track_files.NPY_LOAD_LOCK.locked())
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(track_files.np, "load", load)
+    read_track(path, StoredArrays(rows=12))
+    frames_in_header(path, StoredArrays(rows=12))
+    assert held == [True, True]
