@@ -34,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
@@ -149,7 +151,12 @@ def run_pruning(
 def pruning_figures(folders: dict[str, Path]) -> dict:
     """Each study's epochs (every fold of every trial), best validation value and trial
     counts, against the one labelled "none" (run without pruning): the figures of
-    `run_pruning`, also for studies run by hand (`pruning --from LABEL=FOLDER`)."""
+    `run_pruning`, also for studies run by hand (`pruning --from LABEL=FOLDER`).
+
+    `test` is the test score of the model the study chose (its test.json), when it has one.
+    It is the fairer of the two comparisons: a study that completes 3 trials reports the
+    best of 3 noisy validation means, one that completes 20 the best of 20, which is
+    higher by selection alone; the test split is the same for both."""
     runs = {}
     for label, folder in folders.items():
         study = journal_study(folder)
@@ -157,6 +164,7 @@ def pruning_figures(folders: dict[str, Path]) -> dict:
         runs[label] = {
             "epochs": epochs_trained(folder),
             "best_validation": study.best_value,
+            "test": chosen_test_score(folder),
             "complete": states.count("COMPLETE"),
             "pruned": states.count("PRUNED"),
             "cpu_s": sum(t.user_attrs.get("cpu_seconds", 0.0) for t in study.trials),
@@ -165,8 +173,56 @@ def pruning_figures(folders: dict[str, Path]) -> dict:
     for run_ in runs.values():
         run_["epoch_reduction"] = off["epochs"] / max(run_["epochs"], 1)
         run_["best_difference"] = run_["best_validation"] - off["best_validation"]
+        run_["test_difference"] = (
+            None if None in (run_["test"], off["test"]) else run_["test"] - off["test"]
+        )
         run_["target_met"] = run_["epoch_reduction"] >= 3 and run_["best_difference"] >= -0.01
     return runs
+
+
+def chosen_test_score(folder: Path) -> float | None:
+    """The test value, in the study's own metric, of the model the study chose (None before
+    its test, or for a metric its test.json does not give as one number)."""
+    from sweep.results import StudyFolder
+    from sweep.specfile import load_spec
+
+    study = StudyFolder(folder)
+    if not study.test.is_file():
+        return None
+    value = study.read_test().get("best", {}).get(load_spec(study.spec).metric)
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def pruning_over_seeds(folders: list[tuple[str, Path]]) -> dict:
+    """The figures of several runs of each pruner, one per sampler seed: the k-th folder of
+    each label is seed k, paired with the k-th "none". Per label, besides each seed's
+    figures: the epochs of all seeds against those of all "none" runs, and the mean of the
+    differences in best validation value and in test score. One run's best moves by about
+    the tolerance from run to run, so the target is judged on the means."""
+    labels: dict[str, list[Path]] = {}
+    for label, folder in folders:
+        labels.setdefault(label, []).append(folder)
+    seeds = len(labels["none"])
+    if any(len(f) != seeds for f in labels.values()):
+        raise ValueError("--from: give every label as many folders as none (one per seed)")
+    per_seed = [pruning_figures({label: f[k] for label, f in labels.items()}) for k in range(seeds)]
+    summary = {}
+    for label in labels:
+        runs_ = [figures[label] for figures in per_seed]
+        tests = [r["test_difference"] for r in runs_]
+        summary[label] = {
+            "seeds": seeds,
+            "epochs": sum(r["epochs"] for r in runs_),
+            "epoch_reduction": sum(f["none"]["epochs"] for f in per_seed)
+            / max(sum(r["epochs"] for r in runs_), 1),
+            "mean_best_validation": float(np.mean([r["best_validation"] for r in runs_])),
+            "mean_best_difference": float(np.mean([r["best_difference"] for r in runs_])),
+            "mean_test": None if None in tests else float(np.mean([r["test"] for r in runs_])),
+            "mean_test_difference": None if None in tests else float(np.mean(tests)),
+        }
+        s = summary[label]
+        s["target_met"] = s["epoch_reduction"] >= 3 and s["mean_best_difference"] >= -0.01
+    return {"per_seed": per_seed, "over_seeds": summary}
 
 
 # ----------------------------------------------------------------------------- workers
@@ -479,7 +535,8 @@ def main() -> None:
         dest="studies",
         action="append",
         metavar="LABEL=FOLDER",
-        help="pruning: the figures of studies already run (one labelled none: no pruning)",
+        help="pruning: the figures of studies already run (one labelled none: no pruning); "
+        "a label given again is another seed, paired in order with the none runs",
     )
     args = parser.parse_args()
     if args.what == "pruning" and args.studies:
@@ -487,8 +544,15 @@ def main() -> None:
             item.startswith("none=") for item in args.studies
         ):
             parser.error("--from takes LABEL=FOLDER, and one LABEL must be none")
-        folders = dict(item.split("=", 1) for item in args.studies)
-        out = {"runs": pruning_figures({k: Path(v) for k, v in folders.items()})}
+        pairs = [item.split("=", 1) for item in args.studies]
+        labels = [label for label, _ in pairs]
+        if len(set(labels)) == len(labels):
+            out = {"runs": pruning_figures({k: Path(v) for k, v in pairs})}
+        else:
+            try:
+                out = pruning_over_seeds([(k, Path(v)) for k, v in pairs])
+            except ValueError as e:
+                parser.error(str(e))
     elif args.what == "pruning":
         overrides = (*PRUNING_OVERRIDES, *args.set)
         pruners = tuple(args.pruner) if args.pruner else PRUNERS

@@ -112,13 +112,14 @@ def report(section: str, r: dict) -> str:
         lines.append(f"{r['spec']}, {r['trials']} trials ({', '.join(r['overrides'])})")
         lines.append(
             f"{'pruner':20} {'epochs':>7} {'fewer':>6} {'best val':>9} {'vs off':>7} "
-            f"{'c/p':>6} {'CPU s':>6}  target"
+            f"{'test':>6} {'c/p':>6} {'CPU s':>6}  target"
         )
         for label, run_ in r["runs"].items():
             target = "" if label == "none" else _ok(run_["target_met"])
+            test = "-" if run_.get("test") is None else f"{run_['test']:.4f}"
             lines.append(
                 f"{label:20} {run_['epochs']:>7} {run_['epoch_reduction']:>5.2f}x "
-                f"{run_['best_validation']:>9.4f} {run_['best_difference']:>+7.4f} "
+                f"{run_['best_validation']:>9.4f} {run_['best_difference']:>+7.4f} {test:>6} "
                 f"{run_['complete']:>3}/{run_['pruned']:<2} {run_['cpu_s']:>6.0f}  {target}"
             )
         lines.append(

@@ -1,0 +1,70 @@
+"""benchmarks/studies.py pruning: the figures of studies already run, for one seed and
+summed over seeds (each label's k-th study paired with the k-th study without pruning)."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.studies import pruning_figures, pruning_over_seeds
+from sweep.run import run_study
+from tests.conftest import tiny_spec, write_tiny_layout
+
+
+@pytest.fixture(scope="module")
+def studies(tmp_path_factory):
+    """Two seeds of a tiny study without pruning and with successive halving."""
+    tmp = tmp_path_factory.mktemp("pruning_benchmark")
+    tiny_root = write_tiny_layout(tmp / "data")
+    folders = []
+    for seed in (0, 1):
+        for label, pruner in (
+            ("none", {"name": "none"}),
+            ("halving", {"name": "successive_halving", "min_resource": 1, "reduction_factor": 2}),
+        ):
+            spec = tiny_spec(
+                tmp,
+                tiny_root,
+                name=f"{label}{seed}.yaml",
+                training={"max_epochs": 4, "batch_size": 4, "lr": 1e-2, "patience": None},
+                search={
+                    "n_trials": 6,
+                    "sampler": {"name": "random", "seed": seed},
+                    "pruner": pruner,
+                    "selection": {"folds": 1, "final": "model"},
+                    "space": {"training.lr": {"low": 1e-4, "high": 1e-1, "log": True}},
+                },
+            )
+            folders.append((label, run_study(spec, tmp / f"{label}{seed}").folder))
+    return folders
+
+
+def test_one_seed_gives_epochs_best_and_test_against_no_pruning(studies):
+    runs = pruning_figures(dict(studies[:2]))
+    off, on = runs["none"], runs["halving"]
+    assert on["pruned"] > 0 and off["pruned"] == 0
+    assert on["epoch_reduction"] == pytest.approx(off["epochs"] / on["epochs"])
+    assert on["best_difference"] == pytest.approx(on["best_validation"] - off["best_validation"])
+    assert 0 <= on["test"] <= 1 and 0 <= off["test"] <= 1  # accuracy of the chosen model
+    assert on["test_difference"] == pytest.approx(on["test"] - off["test"])
+
+
+def test_seeds_are_paired_in_order_and_summed(studies):
+    out = pruning_over_seeds(studies)
+    seeds = [pruning_figures(dict(studies[i : i + 2])) for i in (0, 2)]
+    assert out["per_seed"] == seeds
+    halving = out["over_seeds"]["halving"]
+    assert halving["seeds"] == 2
+    assert halving["epoch_reduction"] == pytest.approx(
+        sum(s["none"]["epochs"] for s in seeds) / sum(s["halving"]["epochs"] for s in seeds)
+    )
+    assert halving["mean_best_difference"] == pytest.approx(
+        sum(s["halving"]["best_difference"] for s in seeds) / 2
+    )
+    assert halving["mean_test_difference"] == pytest.approx(
+        sum(s["halving"]["test_difference"] for s in seeds) / 2
+    )
+
+
+def test_a_label_without_a_study_per_seed_is_refused(studies):
+    with pytest.raises(ValueError, match="as many folders as none"):
+        pruning_over_seeds(studies[:3])
