@@ -357,7 +357,12 @@ class PrunerSpec(Frozen):
     n_startup_trials: int = Field(3, ge=0, description="median/percentile: trials never pruned")
     n_warmup_steps: int = Field(3, ge=0, description="median/percentile: epochs never pruned")
     percentile: float = Field(25.0, gt=0, lt=100, description="percentile: keep the top p%")
-    min_resource: PositiveInt = Field(2, description="hyperband/halving: epochs before a cut")
+    min_resource: PositiveInt | Literal["auto"] = Field(
+        "auto",
+        description="hyperband/halving: epochs before the first cut; auto: 2 on one validation "
+        "split, training.patience + 1 when trials are cross-validated (the first fold is not "
+        "judged before early stopping could have stopped it; the folds do the halving)",
+    )
     reduction_factor: int = Field(
         3, ge=2, description="hyperband/halving: keep 1/factor (of the epochs' and the folds')"
     )

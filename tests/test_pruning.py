@@ -14,6 +14,7 @@ from sweep.pruning import (
     _wilcoxon,
     folds_only,
     make_pruner,
+    min_resource,
 )
 
 STATES = optuna.trial.TrialState
@@ -109,6 +110,36 @@ def _fold_study(direction: str, done: list[list[float]]) -> optuna.Study:
     for values in done:
         study.add_trial(_trial([0.5], values, value=sum(values) / len(values)))
     return study
+
+
+@pytest.mark.parametrize(
+    ("given", "patience", "folds", "epochs"),
+    [
+        ("auto", 5, 1, 2),  # one split: cut from epoch 2
+        ("auto", 5, 5, 6),  # folds: not before early stopping could have stopped it
+        ("auto", None, 5, 2),  # no early stopping to wait for
+        (3, 5, 5, 3),  # a number is kept as given
+    ],
+)
+def test_min_resource_auto_waits_for_early_stopping_only_with_folds(
+    tmp_path, tiny_root, given, patience, folds, epochs
+):
+    for name in ("successive_halving", "hyperband"):
+        spec = tiny_spec(
+            tmp_path,
+            tiny_root,
+            training={"patience": patience},
+            search={"pruner": {"name": name, "min_resource": given}},
+        )
+        assert min_resource(spec, folds) == epochs
+        made = make_pruner(spec, folds)
+        epoch_pruner = made if folds == 1 else made.epochs
+        assert epoch_pruner._min_resource == epochs  # Optuna's own setting
+
+
+def test_min_resource_is_auto_unless_given(tmp_path, tiny_root):
+    spec = tiny_spec(tmp_path, tiny_root, search={"pruner": {"name": "successive_halving"}})
+    assert spec.search.pruner.min_resource == "auto"
 
 
 def test_fold_halving_keeps_the_best_third_of_the_means_at_each_rung():
