@@ -6,10 +6,13 @@
 
 - pruning: one spec and trial budget run with the pruner off, with the spec's own pruner
   and with two others (same sampler seed): the epochs trained in all (every fold of every
-  trial, from the trials' curves.json) and the best validation value of each. `--from
-  none=DIR --from LABEL=DIR ...` gives the same figures for study folders already run
-  (with `--keep`, or by `sweep run`); `benchmarks/pruning_replay.py` replays other
-  pruners on the curves of the one without pruning.
+  trial, from the trials' curves.json), the best validation value of each and the test
+  score of the model it chose. `--seed N --seed M ...` runs them all once per sampler
+  seed and sums over the seeds too (one run's best moves by about the target's
+  tolerance). `--from none=DIR --from LABEL=DIR ...` gives the same figures for study
+  folders already run (with `--keep`, or by `sweep run`; a label again: another seed);
+  `benchmarks/pruning_replay.py` replays other pruners on the curves of the one without
+  pruning.
 - workers: trials per hour of wall time from scratch (start-up and final test included) with
   --workers 1 and --workers 2: on trials of equal cost on the real data (genre_all_beat's
   reference LSTM, 4 epochs each), and on the quick start's demo spec.
@@ -112,39 +115,55 @@ def run_pruning(
     overrides: tuple[str, ...] = PRUNING_OVERRIDES,
     pruners: tuple[str, ...] = PRUNERS,
     keep: Path | None = None,
+    seeds: tuple[int, ...] = (),
 ) -> dict:
     """The same spec and trial budget with the pruner off and with each of `pruners` (at
     their default settings; the first is the spec's own, which the target is about). All
     studies run at once, one core-share and one torch thread each: the epochs, not the
     wall time, are the measure. `keep`: a folder to keep the studies in (run0 is the one
-    without pruning, whose curves `benchmarks/pruning_replay.py` replays other pruners on)."""
+    without pruning, whose curves `benchmarks/pruning_replay.py` replays other pruners on).
+    `seeds`: sampler seeds, each a run of every pruner (`pruning_over_seeds`); none: the
+    spec's own seed, once."""
     out: dict = {"spec": spec, "trials": trials, "overrides": list(overrides), "runs": {}}
     sets = [a for o in (*overrides, "training.threads=1") for a in ("--set", o)]
+    labels = ("none", *pruners)
+    runs = [
+        (label, seed, f"run{i}" + ("" if seed is None else f"-seed{seed}"))
+        for seed in (seeds or (None,))
+        for i, label in enumerate(labels)
+    ]
     kept = contextlib.nullcontext(str(keep)) if keep else tempfile.TemporaryDirectory()
     with kept as tmp:
         started = time.perf_counter()
-        procs = {
-            label: sweep_run(
+        procs = [
+            sweep_run(
                 REPO / spec,
-                Path(tmp) / f"run{i}",
+                Path(tmp) / name,
                 "--data-root",
                 str(data_root),
                 "--trials",
                 str(trials),
                 *sets,
                 *pruner_sets(label),
+                *([] if seed is None else ["--set", f"search.sampler.seed={seed}"]),
             )
-            for i, label in enumerate(("none", *pruners))
-        }
-        for proc in procs.values():
+            for label, seed, name in runs
+        ]
+        for proc in procs:
             finish(proc)
-        folders = {
-            label: next(p for p in (Path(tmp) / f"run{i}").iterdir() if p.is_dir())
-            for i, label in enumerate(procs)
-        }
-        out["runs"] = pruning_figures(folders)
+        folders = [
+            (label, next(p for p in (Path(tmp) / name).iterdir() if p.is_dir()))
+            for label, _, name in runs
+        ]
+        if seeds:
+            out.update(pruning_over_seeds(folders))
+            out["seeds"] = list(seeds)
+            del out["runs"]
+        else:
+            out["runs"] = pruning_figures(dict(folders))
         out["wall_s"] = time.perf_counter() - started
-    out["target_met"] = out["runs"][pruners[0]]["target_met"]
+    figures = out["over_seeds"] if seeds else out["runs"]
+    out["target_met"] = figures[pruners[0]]["target_met"]
     return out
 
 
@@ -528,6 +547,14 @@ def main() -> None:
         "--set", action="append", default=[], help="quality, pruning: a --set for every run"
     )
     parser.add_argument(
+        "--seed",
+        type=int,
+        action="append",
+        default=[],
+        help="pruning: a sampler seed (again for more): every pruner is run with each, and "
+        "the figures are also given over the seeds; default: the spec's seed, once",
+    )
+    parser.add_argument(
         "--keep", type=Path, help="quality, pruning: keep the studies in this folder (a new one)"
     )
     parser.add_argument(
@@ -562,6 +589,7 @@ def main() -> None:
             overrides=overrides,
             pruners=pruners,
             keep=args.keep,
+            seeds=tuple(args.seed),
         )
     elif args.what == "workers":
         with tempfile.TemporaryDirectory() as tmp:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.studies import pruning_figures, pruning_over_seeds
+from benchmarks.studies import pruning_figures, pruning_over_seeds, run_pruning
 from sweep.run import run_study
+from sweep.specfile import load_spec
 from tests.conftest import tiny_spec, write_tiny_layout
 
 
@@ -68,3 +69,42 @@ def test_seeds_are_paired_in_order_and_summed(studies):
 def test_a_label_without_a_study_per_seed_is_refused(studies):
     with pytest.raises(ValueError, match="as many folders as none"):
         pruning_over_seeds(studies[:3])
+
+
+def test_run_pruning_runs_every_pruner_once_per_seed(tmp_path):
+    root = write_tiny_layout(tmp_path / "data")
+    tiny_spec(
+        tmp_path,
+        root,
+        training={"max_epochs": 3, "batch_size": 4, "lr": 1e-2, "patience": None},
+        search={
+            "n_trials": 4,
+            "sampler": {"name": "random", "seed": 0},
+            "selection": {"folds": 1, "final": "model"},
+            "space": {"training.lr": {"low": 1e-4, "high": 1e-1, "log": True}},
+        },
+    )
+    out = run_pruning(
+        root,
+        spec=str(tmp_path / "tiny.yaml"),
+        trials=4,
+        pruners=("successive_halving:min_resource=1,reduction_factor=2",),
+        keep=tmp_path / "kept",
+        seeds=(3, 4),
+    )
+    assert out["seeds"] == [3, 4] and len(out["per_seed"]) == 2
+    assert set(out["over_seeds"]) == {
+        "none",
+        "successive_halving:min_resource=1,reduction_factor=2",
+    }
+    kept = sorted(p.name for p in (tmp_path / "kept").iterdir())
+    assert kept == ["run0-seed3", "run0-seed4", "run1-seed3", "run1-seed4"]
+    for name in kept:  # each run with its seed
+        spec = load_spec(tmp_path / "kept" / name / "tiny" / "spec.yaml")
+        assert spec.search.sampler.seed == int(name[-1])
+    none = [f["none"]["epochs"] for f in out["per_seed"]]
+    assert none == [4 * 3, 4 * 3]  # no pruning, no early stopping: every epoch of every trial
+    assert (
+        out["target_met"]
+        == out["over_seeds"]["successive_halving:min_resource=1,reduction_factor=2"]["target_met"]
+    )
