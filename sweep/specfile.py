@@ -199,7 +199,27 @@ def load_spec_with_source(
         return Spec.model_validate(source.raw), source
     except ValidationError as e:
         errors = _deepest(source.raw, e.errors())
-        raise SpecProblems([_problem(source, err) for err in errors]) from None
+        raise SpecProblems(_one_per_field([_problem(source, err) for err in errors])) from None
+
+
+def _one_per_field(problems: list[Problem]) -> list[Problem]:
+    """A value that fits no member of a union (`PositiveInt | "auto"`) is one problem, not one
+    per member: "Input should be greater than 0 or 'auto', got 0"."""
+    merged: dict[tuple[str, str], Problem] = {}
+    for problem in problems:
+        key = (problem.where, problem.field)
+        first = merged.get(key)
+        if first is None:
+            merged[key] = problem
+            continue
+        head, got, value = first.message.rpartition(", got ")
+        if got and problem.message.endswith(got + value):
+            other = problem.message.removesuffix(got + value).removeprefix("Input should be ")
+            message = f"{head} or {other}{got}{value}"
+        else:
+            message = f"{first.message}; {problem.message}"
+        merged[key] = Problem(first.where, first.field, message)
+    return list(merged.values())
 
 
 def _deepest(raw: Any, errors: list) -> list:

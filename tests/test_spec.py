@@ -115,6 +115,18 @@ def test_overrides_are_validated_and_located(tmp_path):
         load_spec(path, ["training.lr"])
 
 
+def test_a_value_no_member_of_a_union_accepts_is_one_problem(tmp_path):
+    path = write(tmp_path, GOOD)
+    assert problems(path, ["search.pruner.min_resource=0"]) == [
+        "--set search.pruner.min_resource=0 search.pruner.min_resource: Input should be "
+        "greater than 0 or 'auto', got 0"
+    ]
+    assert problems(path, ["search.selection.folds=x"]) == [
+        "--set search.selection.folds=x search.selection.folds: Input should be a valid "
+        "integer, unable to parse string as an integer or 'auto', got 'x'"
+    ]
+
+
 def test_registry_names_are_checked_with_a_suggestion(tmp_path):
     path = write(tmp_path, GOOD.replace("backbone: lstm", "backbone: lstn"))
     assert problems(path) == [
