@@ -124,7 +124,7 @@ def run_pruning(
     without pruning, whose curves `benchmarks/pruning_replay.py` replays other pruners on).
     `seeds`: sampler seeds, each a run of every pruner (`pruning_over_seeds`); none: the
     spec's own seed, once."""
-    out: dict = {"spec": spec, "trials": trials, "overrides": list(overrides), "runs": {}}
+    out: dict = {"spec": spec, "trials": trials, "overrides": list(overrides)}
     sets = [a for o in (*overrides, "training.threads=1") for a in ("--set", o)]
     labels = ("none", *pruners)
     runs = [
@@ -158,7 +158,6 @@ def run_pruning(
         if seeds:
             out.update(pruning_over_seeds(folders))
             out["seeds"] = list(seeds)
-            del out["runs"]
         else:
             out["runs"] = pruning_figures(dict(folders))
         out["wall_s"] = time.perf_counter() - started
@@ -206,8 +205,6 @@ def chosen_test_score(folder: Path) -> float | None:
     from sweep.specfile import load_spec
 
     study = StudyFolder(folder)
-    if not study.test.is_file():
-        return None
     value = study.read_test().get("best", {}).get(load_spec(study.spec).metric)
     return float(value) if isinstance(value, (int, float)) else None
 
