@@ -214,7 +214,8 @@ def pruning_over_seeds(folders: list[tuple[str, Path]]) -> dict:
     each label is seed k, paired with the k-th "none". Per label, besides each seed's
     figures: the epochs of all seeds against those of all "none" runs, and the mean of the
     differences in best validation value and in test score. One run's best moves by about
-    the tolerance from run to run, so the target is judged on the means."""
+    the tolerance from run to run, so the target is judged on the means; the standard
+    error of the mean best difference says how far that mean can be trusted."""
     labels: dict[str, list[Path]] = {}
     for label, folder in folders:
         labels.setdefault(label, []).append(folder)
@@ -233,12 +234,20 @@ def pruning_over_seeds(folders: list[tuple[str, Path]]) -> dict:
             / max(sum(r["epochs"] for r in runs_), 1),
             "mean_best_validation": float(np.mean([r["best_validation"] for r in runs_])),
             "mean_best_difference": float(np.mean([r["best_difference"] for r in runs_])),
+            "best_difference_se": standard_error([r["best_difference"] for r in runs_]),
             "mean_test": None if None in tests else float(np.mean([r["test"] for r in runs_])),
             "mean_test_difference": None if None in tests else float(np.mean(tests)),
         }
         s = summary[label]
         s["target_met"] = s["epoch_reduction"] >= 3 and s["mean_best_difference"] >= -0.01
     return {"per_seed": per_seed, "over_seeds": summary}
+
+
+def standard_error(values: list[float]) -> float | None:
+    """The standard error of the mean of `values` (None for fewer than two)."""
+    if len(values) < 2:
+        return None
+    return float(np.std(values, ddof=1) / np.sqrt(len(values)))
 
 
 # ----------------------------------------------------------------------------- workers

@@ -64,6 +64,8 @@ def test_seeds_are_paired_in_order_and_summed(studies):
     assert halving["mean_test_difference"] == pytest.approx(
         sum(s["halving"]["test_difference"] for s in seeds) / 2
     )
+    differences = [s["halving"]["best_difference"] for s in seeds]
+    assert halving["best_difference_se"] == pytest.approx(abs(differences[0] - differences[1]) / 2)
 
 
 def test_a_label_without_a_study_per_seed_is_refused(studies):
