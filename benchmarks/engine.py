@@ -43,8 +43,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # runnable as a script from a checkout
     sys.path.insert(0, str(REPO))
 
-# (name, spec, overrides). genre_cnn_mel.yaml's reference trains on whole tracks
-# (crop_frames: null); its search tries crops of 128 and 256 frames: the larger is timed.
+# (name, spec, overrides). genre_cnn_mel.yaml's reference trains on 128-frame crops; its
+# search tries crops of 128 and 256 frames: the larger is timed.
 CONFIGS: list[tuple[str, str, list[str]]] = [
     ("lstm_fused_beat", "specs/genre_all_beat.yaml", []),
     ("cnn_mel_beat", "specs/genre_cnn_mel_beat.yaml", []),

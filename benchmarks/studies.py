@@ -5,7 +5,7 @@
     python3 benchmarks/studies.py quality --data-root ../shared/data/emotify --minutes 20
 
 - pruning: one spec and trial budget run with the pruner off, with the spec's own pruner
-  and with two others (same sampler seed): the epochs trained in all (every fold of every
+  and with three others (same sampler seed): the epochs trained in all (every fold of every
   trial, from the trials' curves.json), the best validation value of each and the test
   score of the model it chose. `--seed N --seed M ...` runs them all once per sampler
   seed and sums over the seeds too (one run's best moves by about the target's
@@ -16,11 +16,11 @@
 - workers: trials per hour of wall time from scratch (start-up and final test included) with
   --workers 1 and --workers 2: on trials of equal cost on the real data (genre_all_beat's
   reference LSTM, 4 epochs each), and on the quick start's demo spec.
-- quality: specs/genre_all_beat.yaml and specs/genre_cnn_mel_beat.yaml, each given
-  `search.budget` CPU minutes on one core, both at once (so the pair fills a 2-core
-  machine for that many minutes). For each: the best trial's test accuracy, the reference
-  configuration's (the study's trial 0, selected and tested the same way), and the pooled
-  features + logistic regression baseline, all three on the study's own split.
+- quality: the three specs to run for the best model (QUALITY_RUNS: genre_full on
+  emotify_full, genre_all_beat and multitask on emotify), each given `search.budget` CPU
+  minutes, one after another on both cores. For each: the best trial's and the ensemble's
+  test score, the reference configuration's (the study's trial 0, selected and tested the
+  same way), and the pooled-features baseline, all on the study's own split.
 
 Each `run_*` function returns a dict; `benchmarks/suite.py` runs them all.
 """

@@ -6,7 +6,7 @@ Sections, in order (each is also a script of its own):
   data      cold/warm load and peak memory, genre beat and full   (benchmarks/data_load.py)
   engine    seconds per epoch, sweep vs a bare PyTorch loop; start-up to the first step
                                                                    (benchmarks/engine.py)
-  pruning   one spec and trial budget, pruner off, the spec's and two others
+  pruning   one spec and trial budget, pruner off, the spec's and three others
                                                                    (benchmarks/studies.py)
   workers   trials/hour, --workers 1 and 2: equal trials on the real data, and the demo
                                                                    (benchmarks/studies.py)

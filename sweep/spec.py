@@ -349,8 +349,9 @@ class PrunerSpec(Frozen):
         "auto", "none", "median", "percentile", "hyperband", "successive_halving", "wilcoxon"
     ] = Field(
         "auto",
-        description="auto: wilcoxon when trials are cross-validated (search.selection.folds), "
-        "else median. wilcoxon compares a trial's folds with the best trial's, fold by fold. "
+        description="auto: median on epochs, and with cross-validated trials "
+        "(search.selection.folds) also wilcoxon on folds. wilcoxon compares a trial's folds "
+        "with the best trial's, fold by fold. "
         "successive_halving and hyperband, with folds, also halve over folds: after 1, "
         "reduction_factor, ... folds only the best 1/reduction_factor of the means go on",
     )

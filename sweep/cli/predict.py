@@ -18,7 +18,7 @@ def predict_command(
         typer.Argument(
             metavar="MODEL_OR_STUDY",
             help="A checkpoint (.pt), a study folder, or a study name under --results "
-            "(its best trial).",
+            "(its ensemble of trials where it has one, else its best trial).",
         ),
     ],
     input_dir: Annotated[
