@@ -194,7 +194,34 @@ def test_data_show_refuses_a_file_for_its_out_folder(tiny_root, tmp_path):
     taken = tmp_path / "taken.png"
     taken.write_bytes(b"")
     out = sweep("data", "show", tiny_root, "--out", taken)
-    assert one_error_line(out) == f"error: {taken}: is a file; --out takes a folder"
+    assert one_error_line(out) == f"error: --out {taken}: is a file, not a folder"
+    assert taken.read_bytes() == b""
+
+
+@pytest.mark.parametrize(
+    "args, option",
+    [
+        (["data", "show", "{root}", "--out", "{out}"], "--out"),
+        (["data", "demo", "{out}"], "OUT"),
+        (["data", "extract", "{tmp}", "--labels", "{taken}", "--out", "{out}"], "--out"),
+        (["run", "specs/demo.yaml", "--data-root", "{root}", "--results", "{out}"], "--results"),
+        (["report", "--results", "{tmp}", "--out", "{out}"], "--out"),
+    ],
+)
+def test_an_output_folder_under_a_file_is_one_line_before_any_work(
+    tiny_root, tmp_path, args, option
+):
+    """A folder to write into whose path runs through a file (a typo, a file where a
+    folder was meant) is refused before anything is read or written, not by a traceback
+    from mkdir when the work is done."""
+    taken = tmp_path / "taken"
+    taken.write_text("kept")
+    out = taken / "new"
+    before = sorted(tmp_path.rglob("*"))
+    command = [a.format(root=tiny_root, tmp=tmp_path, taken=taken, out=out) for a in args]
+    line = one_error_line(sweep(*command))
+    assert line == f"error: {option} {out}: {taken} is a file, so the folder cannot be made"
+    assert taken.read_text() == "kept" and sorted(tmp_path.rglob("*")) == before
 
 
 def test_validate_prefixes_every_problem(tmp_path):

@@ -7,6 +7,7 @@ error and exits (`validate`, which lists every problem, prints them with `print_
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -144,6 +145,21 @@ CodeOption = Annotated[
         help="Import a Python file of your own components first (repeatable).",
     ),
 ]
+
+
+def check_output_folder(folder: Path, option: str) -> None:
+    """Refuse, in one line and before any work, a folder a command would write into but
+    cannot: `folder` itself, or the nearest part of its path that exists, is a file or is
+    not writable. `option` names the flag or argument it came from (`--out`, `OUT`)."""
+    from sweep.errors import SweepError
+
+    if folder.exists() and not folder.is_dir():
+        raise SweepError(f"{option} {folder}: is a file, not a folder")
+    existing = next(p for p in (folder.absolute(), *folder.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        raise SweepError(f"{option} {folder}: {existing} is a file, so the folder cannot be made")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise SweepError(f"{option} {folder}: {existing} is not writable")
 
 
 def load_checked_spec(

@@ -8,8 +8,15 @@ from typing import Annotated
 
 import typer
 
-from sweep.cli.app import CodeOption, Command, UsageError, console, data_app, load_checked_spec
-from sweep.errors import SweepError
+from sweep.cli.app import (
+    CodeOption,
+    Command,
+    UsageError,
+    check_output_folder,
+    console,
+    data_app,
+    load_checked_spec,
+)
 
 RootArgument = Annotated[Path, typer.Argument(metavar="ROOT", help="A Kaggle-style data/ folder.")]
 WorkersOption = Annotated[
@@ -37,6 +44,7 @@ def data_demo(
     """Write a small synthetic data set in exactly the Kaggle layout."""
     from sweep.lab.demo import write_demo
 
+    check_output_folder(out, "OUT")
     info = write_demo(out, seed=seed, workers=workers, show_progress=sys.stderr.isatty())
     if info.get("existing"):
         console.print(f"The demo data set (seed {seed}) is already in [bold]{out}[/]; kept.")
@@ -212,6 +220,7 @@ def data_extract(
     """Compute the lab's features of your own audio (Kaggle layout)."""
     from sweep.lab.extract import extract_features
 
+    check_output_folder(out, "--out")
     info = extract_features(
         audio_dir,
         labels,
@@ -294,8 +303,7 @@ def data_show(
     """
     from sweep.lab.show import show_data
 
-    if out.exists() and not out.is_dir():
-        raise SweepError(f"{out}: is a file; --out takes a folder")
+    check_output_folder(out, "--out")
     views = show_data(root, out=out, n_tracks=tracks, seed=seed)
     for sample in views.samples:
         shapes = ", ".join(f"{r} {a.shape}" for r, a in sample.arrays.items())

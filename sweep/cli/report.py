@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from sweep.cli.app import Command, ResultsOption, app, console
+from sweep.cli.app import Command, ResultsOption, app, check_output_folder, console
 
 
 @app.command("report", cls=Command)
@@ -49,6 +49,10 @@ def report(
     """
     from sweep.report import write_report
 
+    if out is not None:
+        check_output_folder(out, "--out")
+    elif results.is_dir():
+        check_output_folder(results / "report", "--results")
     outcome = write_report(
         results, studies, out=out, data_root=data_root, baseline=baseline, storage=storage
     )

@@ -16,6 +16,7 @@ from sweep.cli.app import (
     SetOption,
     SpecArgument,
     app,
+    check_output_folder,
     console,
     err_console,
     load_checked_spec,
@@ -71,6 +72,7 @@ def run(
 
     overrides = [*(set_ or []), *(["data.skip_bad=true"] if skip_bad else [])]
     spec = load_checked_spec(spec_path, overrides, code, data_root)
+    check_output_folder(results, "--results")
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # trial outcomes: our own lines
     set_threads(spec.training.threads)
     budget = trials or spec.search.n_trials
