@@ -109,7 +109,9 @@ def tiny_root(tmp_path) -> Path:
 
 def tiny_spec(folder: Path, root: Path, name: str = "tiny.yaml", **sections):
     """A spec that trains in about a second (tiny LSTM, chroma, 3 epochs, 3 trials, one
-    validation split, its own model tested), written to `folder/name` and loaded. A dict
+    validation split, its own model tested, one torch thread: a tiny model's threads only
+    wait on each other, and on a busy machine many times over), written to `folder/name`
+    and loaded. A dict
     section updates the default section key by key; anything else (study, reference)
     replaces it."""
     raw = {
@@ -120,7 +122,7 @@ def tiny_spec(folder: Path, root: Path, name: str = "tiny.yaml", **sections):
             "backbone": "lstm",
             "backbone_params": {"hidden_size": 8, "num_layers": 1, "pooling": "mean"},
         },
-        "training": {"max_epochs": 3, "batch_size": 4, "lr": 1e-2, "patience": 2},
+        "training": {"max_epochs": 3, "batch_size": 4, "lr": 1e-2, "patience": 2, "threads": 1},
         "search": {
             "n_trials": 3,
             "pruner": {"name": "none"},

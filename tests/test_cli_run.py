@@ -35,12 +35,15 @@ def tiny_gru(n_features: int, hidden_size: int = 16):
 
 
 def write_spec(tmp_path, root, backbone="lstm", params=None, space=None, **training):
+    """A tiny spec for the command line, one torch thread: `sweep check overfit` of it took
+    19 s with two threads and 6 s with one beside two trainings on 2 cores, 79 s and 15 s
+    beside four busy processes."""
     raw = {
         "study": f"cli_{backbone}",
         "data": {"dataset": "fma_genre", "root": str(root), "features": "chroma"},
         "task": {"kind": "classification"},
         "model": {"backbone": backbone, "backbone_params": params or {}},
-        "training": {"max_epochs": 2, "batch_size": 4, "lr": 1e-2, **training},
+        "training": {"max_epochs": 2, "batch_size": 4, "lr": 1e-2, "threads": 1, **training},
         "search": {"n_trials": 3, "space": space or {}, "selection": {"folds": 1}},
     }
     path = tmp_path / f"{backbone}.yaml"

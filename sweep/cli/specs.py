@@ -80,8 +80,10 @@ def check_overfit(
     when the last loss is at most 5% of the first (or below 0.01), else exits with code 1.
     """
     from sweep.overfit import memorised, overfit_one_batch
+    from sweep.train import set_threads
 
     spec = load_checked_spec(spec_path, set_, code, data_root)
+    set_threads(spec.training.threads)  # as `sweep run` trains it
     losses = overfit_one_batch(spec, steps)
     every = max(1, steps // 10)
     for step in range(0, steps, every):
