@@ -578,6 +578,9 @@ def main() -> None:
         ):
             parser.error("--from takes LABEL=FOLDER, and one LABEL must be none")
         pairs = [item.split("=", 1) for item in args.studies]
+        for _, folder in pairs:  # not opened as a storage: that would make the folder
+            if not (Path(folder) / "optuna.journal").is_file():
+                parser.error(f"--from: {folder}: not a study folder (no optuna.journal)")
         labels = [label for label, _ in pairs]
         if len(set(labels)) == len(labels):
             out = {"runs": pruning_figures({k: Path(v) for k, v in pairs})}
