@@ -111,9 +111,8 @@ def tiny_spec(folder: Path, root: Path, name: str = "tiny.yaml", **sections):
     """A spec that trains in about a second (tiny LSTM, chroma, 3 epochs, 3 trials, one
     validation split, its own model tested, one torch thread: a tiny model's threads only
     wait on each other, and on a busy machine many times over), written to `folder/name`
-    and loaded. A dict
-    section updates the default section key by key; anything else (study, reference)
-    replaces it."""
+    and loaded. A dict section updates the default section key by key; anything else
+    (study, reference) replaces it."""
     raw = {
         "study": "tiny",
         "data": {"dataset": "fma_genre", "root": str(root), "features": "chroma"},

@@ -16,6 +16,7 @@ from rich.console import Console
 from typer.core import TyperCommand, TyperGroup
 
 from sweep import __version__
+from sweep.errors import SweepError
 
 try:  # newer Typer carries its own copy of click, with its own exception classes
     from typer._click.exceptions import ClickException, UsageError
@@ -151,8 +152,6 @@ def check_output_folder(folder: Path, option: str) -> None:
     """Refuse, in one line and before any work, a folder a command would write into but
     cannot: `folder` itself, or the nearest part of its path that exists, is a file or is
     not writable. `option` names the flag or argument it came from (`--out`, `OUT`)."""
-    from sweep.errors import SweepError
-
     if folder.exists() and not folder.is_dir():
         raise SweepError(f"{option} {folder}: is a file, not a folder")
     existing = next(p for p in (folder.absolute(), *folder.absolute().parents) if p.exists())
