@@ -174,7 +174,9 @@ def pruning_figures(folders: dict[str, Path]) -> dict:
     `test` is the test score of the model the study chose (its test.json), when it has one.
     It is the fairer of the two comparisons: a study that completes 3 trials reports the
     best of 3 noisy validation means, one that completes 20 the best of 20, which is
-    higher by selection alone; the test split is the same for both."""
+    higher by selection alone; the test split is the same for both. `unlike_none` says how
+    a study ran otherwise than the one without pruning (`unlike_setups`): code, packages or
+    processor, which move a trial's numbers by themselves."""
     runs = {}
     for label, folder in folders.items():
         study = journal_study(folder)
@@ -188,7 +190,8 @@ def pruning_figures(folders: dict[str, Path]) -> dict:
             "cpu_s": sum(t.user_attrs.get("cpu_seconds", 0.0) for t in study.trials),
         }
     off = runs["none"]
-    for run_ in runs.values():
+    for label, run_ in runs.items():
+        run_["unlike_none"] = unlike_setups(folders["none"], folders[label])
         run_["epoch_reduction"] = off["epochs"] / max(run_["epochs"], 1)
         run_["best_difference"] = run_["best_validation"] - off["best_validation"]
         run_["test_difference"] = (
@@ -196,6 +199,28 @@ def pruning_figures(folders: dict[str, Path]) -> dict:
         )
         run_["target_met"] = run_["epoch_reduction"] >= 3 and run_["best_difference"] >= -0.01
     return runs
+
+
+# what a study's numbers depend on besides its spec and seeds (environment.json): the same
+# command trained the same reference configuration to 0.656 on one lab machine and to 0.650
+# on another (2026-12-02), so only studies run alike are paired
+SETUP_KEYS = ("git_revision", "packages", "python", "cpu", "cpu_capability")
+
+
+def unlike_setups(off: Path, other: Path) -> list[str]:
+    """How the study `other` ran differently from `off` (its environment.json): an empty list
+    for a like-for-like pair; a study that recorded no environment is said as such."""
+    setups = []
+    for folder in (off, other):
+        path = folder / "environment.json"
+        setups.append(json.loads(path.read_text()) if path.is_file() else None)
+    if None in setups:
+        return ["no environment.json to compare"]
+    return [
+        f"{key}: {setups[1].get(key)} against {setups[0].get(key)}"
+        for key in SETUP_KEYS
+        if setups[0].get(key) != setups[1].get(key)
+    ]
 
 
 def chosen_test_score(folder: Path) -> float | None:
@@ -237,6 +262,7 @@ def pruning_over_seeds(folders: list[tuple[str, Path]]) -> dict:
             "best_difference_se": standard_error([r["best_difference"] for r in runs_]),
             "mean_test": None if None in tests else float(np.mean([r["test"] for r in runs_])),
             "mean_test_difference": None if None in tests else float(np.mean(tests)),
+            "like_for_like": not any(r["unlike_none"] for r in runs_),
         }
         s = summary[label]
         s["target_met"] = s["epoch_reduction"] >= 3 and s["mean_best_difference"] >= -0.01
@@ -589,6 +615,16 @@ def main() -> None:
                 out = pruning_over_seeds([(k, Path(v)) for k, v in pairs])
             except ValueError as e:
                 parser.error(str(e))
+        per_seed = out.get("per_seed") or [out["runs"]]
+        for k, figures in enumerate(per_seed):
+            for label, run_ in figures.items():
+                if run_["unlike_none"]:
+                    seed = f" (seed {k + 1} of {len(per_seed)})" if "per_seed" in out else ""
+                    print(
+                        f"warning: {label}{seed} did not run as none did: "
+                        f"{'; '.join(run_['unlike_none'])}: their difference is not like for like",
+                        file=sys.stderr,
+                    )
     elif args.what == "pruning":
         overrides = (*PRUNING_OVERRIDES, *args.set)
         pruners = tuple(args.pruner) if args.pruner else PRUNERS

@@ -33,6 +33,21 @@ def environment() -> dict[str, Any]:
         "git_revision": revision,
         "python": platform.python_version(),
         "platform": platform.platform(),
+        # the same code and seeds can train to other numbers on another processor (its
+        # kernels round differently): a comparison of studies says whether they share these
+        "cpu": processor(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),  # AVX2, AVX512, ...
         "cpus": torch.get_num_threads(),
         "cuda": torch.cuda.is_available(),
     }
+
+
+def processor() -> str | None:
+    """The processor's model name (Linux: /proc/cpuinfo), else what `platform` says."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or None

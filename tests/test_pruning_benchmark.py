@@ -3,6 +3,12 @@ summed over seeds (each label's k-th study paired with the k-th study without pr
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from benchmarks.studies import pruning_figures, pruning_over_seeds, run_pruning
@@ -66,6 +72,45 @@ def test_seeds_are_paired_in_order_and_summed(studies):
     )
     differences = [s["halving"]["best_difference"] for s in seeds]
     assert halving["best_difference_se"] == pytest.approx(abs(differences[0] - differences[1]) / 2)
+
+
+def test_studies_run_alike_are_like_for_like(studies):
+    runs = pruning_figures(dict(studies[:2]))
+    assert runs["halving"]["unlike_none"] == [] and runs["none"]["unlike_none"] == []
+    assert pruning_over_seeds(studies)["over_seeds"]["halving"]["like_for_like"] is True
+
+
+def test_a_study_run_on_another_processor_is_said_not_like_for_like(studies, tmp_path):
+    # the same command and seeds trained the reference to 0.656 on one machine and 0.650 on
+    # another: a pair whose environments differ is flagged, not silently differenced
+    other = tmp_path / studies[1][1].name  # a study folder is named after its study
+    shutil.copytree(studies[1][1], other)
+    environment = json.loads((other / "environment.json").read_text())
+    ran = environment["cpu_capability"]
+    environment["cpu_capability"] = "AVX512" if ran != "AVX512" else "AVX2"
+    (other / "environment.json").write_text(json.dumps(environment))
+
+    runs = pruning_figures({"none": studies[0][1], "halving": other})
+    assert runs["halving"]["unlike_none"] == [
+        f"cpu_capability: {environment['cpu_capability']} against {ran}"
+    ]
+    over = pruning_over_seeds([studies[0], ("halving", other), *studies[2:]])
+    assert over["over_seeds"]["halving"]["like_for_like"] is False
+
+    # the command's figures say so too, in a warning line beside them
+    done = subprocess.run(
+        [sys.executable, "benchmarks/studies.py", "pruning"]
+        + ["--from", f"none={studies[0][1]}", "--from", f"halving={other}"],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["runs"]["halving"]["unlike_none"]
+    assert (
+        f"warning: halving did not run as none did: cpu_capability: "
+        f"{environment['cpu_capability']} against {ran}: their difference is not like for like"
+    ) in done.stderr
 
 
 def test_a_label_without_a_study_per_seed_is_refused(studies):
