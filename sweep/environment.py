@@ -33,8 +33,8 @@ def environment() -> dict[str, Any]:
         "git_revision": revision,
         "python": platform.python_version(),
         "platform": platform.platform(),
-        # the same code and seeds can train to other numbers on another processor (its
-        # kernels round differently): a comparison of studies says whether they share these
+        # the same code and seeds can train to other numbers on another machine (one
+        # configuration: 0.650 against 0.656): comparisons of studies check these match
         "cpu": processor(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),  # AVX2, AVX512, ...
         "cpus": torch.get_num_threads(),
