@@ -210,12 +210,11 @@ SETUP_KEYS = ("git_revision", "packages", "python", "cpu", "cpu_capability")
 def unlike_setups(off: Path, other: Path) -> list[str]:
     """How the study `other` ran differently from `off` (its environment.json): an empty list
     for a like-for-like pair; a study that recorded no environment is said as such."""
-    setups = []
-    for folder in (off, other):
-        path = folder / "environment.json"
-        setups.append(json.loads(path.read_text()) if path.is_file() else None)
-    if None in setups:
-        return ["no environment.json to compare"]
+    from sweep.results import StudyFolder
+
+    setups = [StudyFolder(f).read_json(StudyFolder(f).environment) for f in (off, other)]
+    if not all(isinstance(setup, dict) for setup in setups):
+        return ["no readable environment.json to compare"]
     return [
         f"{key}: {setups[1].get(key)} against {setups[0].get(key)}"
         for key in SETUP_KEYS
