@@ -240,15 +240,10 @@ def pruning_over_seeds(folders: list[tuple[str, Path]]) -> dict:
     differences in best validation value and in test score. One run's best moves by about
     the tolerance from run to run, so the target is judged on the means; the standard
     error of the mean best difference says how far that mean can be trusted."""
-    labels: dict[str, list[Path]] = {}
-    for label, folder in folders:
-        labels.setdefault(label, []).append(folder)
-    seeds = len(labels["none"])
-    if any(len(f) != seeds for f in labels.values()):
-        raise ValueError("--from: give every label as many folders as none (one per seed)")
-    per_seed = [pruning_figures({label: f[k] for label, f in labels.items()}) for k in range(seeds)]
+    per_seed = [pruning_figures(studies) for studies in group_by_seed(folders)]
+    seeds = len(per_seed)
     summary = {}
-    for label in labels:
+    for label in per_seed[0]:
         runs_ = [figures[label] for figures in per_seed]
         tests = [r["test_difference"] for r in runs_]
         summary[label] = {
@@ -266,6 +261,22 @@ def pruning_over_seeds(folders: list[tuple[str, Path]]) -> dict:
         s = summary[label]
         s["target_met"] = s["epoch_reduction"] >= 3 and s["mean_best_difference"] >= -0.01
     return {"per_seed": per_seed, "over_seeds": summary}
+
+
+def group_by_seed(folders: list[tuple[str, Path]]) -> list[dict[str, Path]]:
+    """Labelled study folders as one {label: folder} per sampler seed: the k-th folder of
+    each label is seed k (`--from LABEL=FOLDER`, a label given again being the next seed).
+
+    Raises:
+        ValueError: a label with more or fewer folders than none.
+    """
+    labels: dict[str, list[Path]] = {}
+    for label, folder in folders:
+        labels.setdefault(label, []).append(folder)
+    seeds = len(labels["none"])
+    if any(len(f) != seeds for f in labels.values()):
+        raise ValueError("--from: give every label as many folders as none (one per seed)")
+    return [{label: f[k] for label, f in labels.items()} for k in range(seeds)]
 
 
 def standard_error(values: list[float]) -> float | None:

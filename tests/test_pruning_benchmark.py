@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.studies import pruning_figures, pruning_over_seeds, run_pruning
+from benchmarks.revalidation import chosen_configuration, configuration_key
+from benchmarks.studies import journal_study, pruning_figures, pruning_over_seeds, run_pruning
+from sweep.results import StudyFolder
 from sweep.run import run_study
 from sweep.specfile import load_spec
 from tests.conftest import tiny_spec, write_tiny_layout
@@ -155,3 +157,67 @@ def test_run_pruning_runs_every_pruner_once_per_seed(tmp_path):
         out["target_met"]
         == out["over_seeds"]["successive_halving:min_resource=1,reduction_factor=2"]["target_met"]
     )
+
+
+# ----------------------------------------------------------------- revalidation.py
+
+
+def test_a_chosen_configuration_run_again_on_its_own_folds_scores_what_it_scored(studies, tmp_path):
+    # split seed 0 is the studies' own split and training seed: the run of the chosen
+    # configuration is then its trial again, to the same value; other seeds are other runs
+    from benchmarks.revalidation import revalidate
+
+    out = revalidate([dict(studies[:2])], (0,), tmp_path, log=lambda *_: None)
+    figures = out["per_seed"][0]
+    for label, folder in studies[:2]:
+        mine = figures[label]
+        study = journal_study(folder)
+        assert mine["trial"] == StudyFolder(folder).best_trial_number()
+        assert mine["revalidated"] == [pytest.approx(study.best_value)]
+        assert mine["selection_lift"] == pytest.approx(0.0)
+        assert 0 <= mine["retested"][0] <= 1
+    halving, none = figures["halving"], figures["none"]
+    assert halving["revalidated_difference"] == pytest.approx(
+        halving["mean_revalidated"] - none["mean_revalidated"]
+    )
+    assert out["over_seeds"]["halving"]["mean_revalidated_difference"] == pytest.approx(
+        halving["revalidated_difference"]
+    )
+    # each distinct configuration ran once per split seed, each in a folder of its own
+    distinct = {configuration_key(chosen_configuration(f)[1]) for _, f in studies[:2]}
+    assert len(list(tmp_path.glob("*/split0/results"))) == len(distinct)
+
+
+def test_the_same_configuration_with_other_seeds_is_one_run():
+    config = {
+        "data": {"root": "x", "split_seed": 0},
+        "task": {"kind": "classification"},
+        "model": {"backbone": "lstm", "backbone_params": {"hidden_size": 32}},
+        "training": {"lr": 1e-3, "seed": 0, "threads": 1},
+        "search": {"sampler": {"seed": 0}},
+    }
+    reseeded = json.loads(json.dumps(config))
+    reseeded["data"]["split_seed"] = 3
+    reseeded["training"].update(seed=5, threads=2)
+    reseeded["search"]["sampler"]["seed"] = 7
+    assert configuration_key(reseeded) == configuration_key(config)
+    other = json.loads(json.dumps(config))
+    other["training"]["lr"] = 1e-2
+    assert configuration_key(other) != configuration_key(config)
+
+
+def test_revalidation_without_a_study_without_pruning_is_a_one_line_error(studies):
+    done = subprocess.run(
+        [sys.executable, "benchmarks/revalidation.py", "--split-seed", "1"]
+        + ["--from", f"halving={studies[1][1]}"],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert (
+        done.stderr.strip()
+        .splitlines()[-1]
+        .endswith("--from takes LABEL=FOLDER, and one LABEL must be none")
+    )
+    assert "Traceback" not in done.stderr
