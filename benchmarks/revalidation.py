@@ -12,7 +12,8 @@ is compared with the best of a study without pruning that completed all of them
 how few trials it could choose among. Here the configuration each study chose
 (trials/N/config.yaml, its resolved spec) is run again as a study of that one trial, once
 per `--split-seed S` (data.split_seed = training.seed = S: other folds, other
-initialisation and batches; the official test split is the same), without pruning. The
+initialisation and batches; a data set's official test split stays, a carved one moves
+with the seed), without pruning. The
 mean of those runs' validation values estimates what the configuration scores on this data,
 not what it scored where it was chosen; their test scores are the chosen model's, retrained.
 
