@@ -45,6 +45,7 @@ from benchmarks.studies import (  # noqa: E402
     finish,
     group_by_seed,
     journal_study,
+    labelled_studies,
     standard_error,
     sweep_run,
 )
@@ -209,14 +210,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, help="runs at a time (one thread each)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    pairs = [item.split("=", 1) for item in args.studies]
-    if any(len(p) != 2 for p in pairs) or "none" not in {label for label, _ in pairs}:
-        parser.error("--from takes LABEL=FOLDER, and one LABEL must be none")
-    for _, folder in pairs:
-        if not (Path(folder) / "optuna.journal").is_file():
-            parser.error(f"--from: {folder}: not a study folder (no optuna.journal)")
     try:
-        seeds = group_by_seed([(label, Path(folder)) for label, folder in pairs])
+        seeds = group_by_seed(labelled_studies(parser, args.studies))
     except ValueError as e:
         parser.error(str(e))
     data_root = args.data_root.resolve() if args.data_root else None

@@ -263,6 +263,18 @@ def pruning_over_seeds(folders: list[tuple[str, Path]]) -> dict:
     return {"per_seed": per_seed, "over_seeds": summary}
 
 
+def labelled_studies(parser: argparse.ArgumentParser, items: list[str]) -> list[tuple[str, Path]]:
+    """`--from LABEL=FOLDER` items as (label, folder) pairs, or the parser's one-line error
+    (exit 2) for an item that is not LABEL=FOLDER, no label none, or a folder with no study."""
+    if any("=" not in item for item in items) or not any(i.startswith("none=") for i in items):
+        parser.error("--from takes LABEL=FOLDER, and one LABEL must be none")
+    pairs = [item.split("=", 1) for item in items]
+    for _, folder in pairs:  # not opened as a storage: that would make the folder
+        if not (Path(folder) / "optuna.journal").is_file():
+            parser.error(f"--from: {folder}: not a study folder (no optuna.journal)")
+    return [(label, Path(folder)) for label, folder in pairs]
+
+
 def group_by_seed(folders: list[tuple[str, Path]]) -> list[dict[str, Path]]:
     """Labelled study folders as one {label: folder} per sampler seed: the k-th folder of
     each label is seed k (`--from LABEL=FOLDER`, a label given again being the next seed).
@@ -609,20 +621,13 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.what == "pruning" and args.studies:
-        if any("=" not in item for item in args.studies) or not any(
-            item.startswith("none=") for item in args.studies
-        ):
-            parser.error("--from takes LABEL=FOLDER, and one LABEL must be none")
-        pairs = [item.split("=", 1) for item in args.studies]
-        for _, folder in pairs:  # not opened as a storage: that would make the folder
-            if not (Path(folder) / "optuna.journal").is_file():
-                parser.error(f"--from: {folder}: not a study folder (no optuna.journal)")
+        pairs = labelled_studies(parser, args.studies)
         labels = [label for label, _ in pairs]
         if len(set(labels)) == len(labels):
-            out = {"runs": pruning_figures({k: Path(v) for k, v in pairs})}
+            out = {"runs": pruning_figures(dict(pairs))}
         else:
             try:
-                out = pruning_over_seeds([(k, Path(v)) for k, v in pairs])
+                out = pruning_over_seeds(pairs)
             except ValueError as e:
                 parser.error(str(e))
         per_seed = out.get("per_seed") or [out["runs"]]
