@@ -82,7 +82,7 @@ def replay(spec, recorded: list[dict]) -> dict:
             if fold == 0:  # one split, or the first fold: every epoch is reported
                 for epoch, value in enumerate(values, start=1):
                     trial.report(value, epoch)
-                    if not record["exempt"] and trial.should_prune():
+                    if trial.should_prune() and not record["exempt"]:
                         stopped = f"epoch {epoch}"
                         epochs += epoch
                         break
@@ -93,7 +93,7 @@ def replay(spec, recorded: list[dict]) -> dict:
             if k > 1:
                 trial.report(fold_values[-1], FOLD_STEP + fold)
                 last = fold == k - 1
-                if not last and not record["exempt"] and trial.should_prune():
+                if not last and trial.should_prune() and not record["exempt"]:
                     stopped = f"fold {fold + 1}"
                     break
         if stopped is None:

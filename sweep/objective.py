@@ -182,10 +182,12 @@ class Objective:
                 self.on_epoch(trial.number, record, value, where, spec.training.max_epochs)
             if not fold:  # None (one split) or the first fold
                 trial.report(value, record.epoch)
-                # the reference is the comparison every study owes: it reports (the pruner
-                # learns from it) but is never pruned, as it is never stopped by the budget;
-                # nor is a spec's enqueued configuration (slow starters, chosen on purpose)
-                if not trials.exempt_from_pruning(trial) and trial.should_prune():
+                # the reference is the comparison every study owes: it reports and is judged
+                # like any trial (successive halving and Hyperband keep a rung's values only
+                # from the trials they judged), but is never pruned, as it is never stopped
+                # by the budget; nor is a spec's enqueued configuration (slow starters,
+                # chosen on purpose)
+                if trial.should_prune() and not trials.exempt_from_pruning(trial):
                     where = "" if fold is None else " of the first fold"
                     raise optuna.TrialPruned(f"pruned at epoch {record.epoch}{where}")
             if self.cpu_budget is not None:
@@ -253,7 +255,7 @@ class Objective:
                 if better:
                     best = (result, weights)
             last = fold == self.folds - 1
-            if not last and not trials.exempt_from_pruning(trial) and trial.should_prune():
+            if not last and trial.should_prune() and not trials.exempt_from_pruning(trial):
                 raise optuna.TrialPruned(f"pruned after fold {fold + 1} of {self.folds}")
         result, weights = best
         model.load_state_dict(weights)

@@ -142,15 +142,16 @@ def test_min_resource_is_auto_unless_given(tmp_path, tiny_root):
     assert spec.search.pruner.min_resource == "auto"
 
 
-def test_fold_halving_keeps_the_best_third_of_the_means_at_each_rung():
+def test_fold_halving_keeps_the_best_third_rounded_up_of_the_means_at_each_rung():
     # six trials have their 5 folds; their means after 1 fold: .9 .8 .7 .6 .5 .4, and
     # after 3 folds: .9 .8 .7 .6 .5 .4 as well (their later folds differ)
     done = [[v, v, v, 0.0, 0.0] for v in (0.9, 0.8, 0.7, 0.6, 0.5, 0.4)]
     study = _fold_study("maximize", done)
     halving = FoldHalving(3, 5)
-    # after 1 fold, 7 trials compete: the best 7 // 3 = 2 go on (.9 and .8 here)
-    assert not halving.prune(study, _trial([0.5], [0.85]))
-    assert halving.prune(study, _trial([0.5], [0.75]))
+    # after 1 fold, 7 trials compete: the best 7 / 3 = 2.33, rounded up 3, go on
+    assert not halving.prune(study, _trial([0.5], [0.85]))  # .9 .85 .8
+    assert not halving.prune(study, _trial([0.5], [0.75]))  # .9 .8 .75
+    assert halving.prune(study, _trial([0.5], [0.65]))  # .9 .8 .7
     # 2 folds is no rung: never pruned there, however bad
     assert not halving.prune(study, _trial([0.5], [0.85, 0.0]))
     # after 3 folds its mean is compared with the others' first three folds' means
@@ -163,7 +164,7 @@ def test_fold_halving_keeps_the_best_third_of_the_means_at_each_rung():
 def test_fold_halving_minimises_and_lets_the_first_trials_on_only_if_best():
     study = _fold_study("minimize", [[0.3, 0.3, 0.3, 0.3, 0.3]])
     halving = FoldHalving(3, 5)
-    # two trials at the rung: 2 // 3 = 0, so only the best goes on (lower is better)
+    # two trials at the rung: 2 / 3 rounded up is 1, only the best goes on (lower is better)
     assert not halving.prune(study, _trial([0.5], [0.2]))
     assert halving.prune(study, _trial([0.5], [0.4]))
     # a study with no trial that got this far: the first goes on
