@@ -6,6 +6,7 @@ import optuna
 import pytest
 from conftest import tiny_spec
 
+from sweep import trials
 from sweep.pruning import (
     FOLD_STEP,
     CrossValidationPruner,
@@ -16,6 +17,7 @@ from sweep.pruning import (
     make_pruner,
     min_resource,
 )
+from sweep.run import run_study
 
 STATES = optuna.trial.TrialState
 
@@ -178,3 +180,21 @@ def test_a_cross_validated_trial_is_halved_over_folds_only_after_its_first_fold(
     assert not pruner.prune(study, _trial([0.1, 0.1], []))  # in its first fold
     assert pruner.prune(study, _trial([0.1, 0.1], [0.1]))
     assert not pruner.prune(study, _trial([0.1, 0.1], [0.95]))
+
+
+def test_the_exempt_trials_count_at_the_epoch_rungs_but_are_never_cut(tmp_path, tiny_root):
+    # Optuna's successive halving keeps a rung's values only from the trials it is asked
+    # about: the reference and an enqueued configuration are asked, and the answer ignored
+    search = {
+        "n_trials": 4,
+        "pruner": {"name": "successive_halving", "min_resource": 1, "reduction_factor": 2},
+        "enqueue": [{"training.lr": 1e-3}],
+        "space": {"training.lr": {"low": 1e-3, "high": 1e-1, "log": True}},
+    }
+    spec = tiny_spec(tmp_path, tiny_root, training={"patience": None}, search=search)
+    exempt = run_study(spec, tmp_path / "results").study.trials[:2]
+    assert [trials.is_reference(t) for t in exempt] == [True, False]
+    for trial in exempt:
+        assert trials.exempt_from_pruning(trial)
+        assert trial.state == STATES.COMPLETE
+        assert "completed_rung_0" in trial.system_attrs  # its epoch-1 value is a rung's
