@@ -10,7 +10,8 @@ A cross-validated trial (`search.selection.folds` > 1) reports two kinds of step
 - each fold's result, at step `FOLD_STEP + fold`: between folds, a trial is judged on its
   folds so far. Successive halving and Hyperband use `FoldHalving`, successive halving with
   folds as the resource (after 1 fold, then after `reduction_factor`, ... folds, only the
-  best 1/`reduction_factor` of the trials' means go on: most trials cost one fold, not k).
+  best 1/`reduction_factor` of the trials' means, rounded up, go on: most trials cost one
+  fold, not k).
   The Wilcoxon pruner compares them with the best trial's, fold by fold, and stops a trial
   that is worse on the folds so far (with 5 folds it can first stop a trial after 4).
 
