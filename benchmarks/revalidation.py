@@ -28,6 +28,7 @@ import argparse
 import contextlib
 import hashlib
 import json
+import os
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -75,6 +76,7 @@ def configuration_key(config: dict) -> str:
     training (not the seeds, which every run sets, nor the study's search)."""
     training = {k: v for k, v in config["training"].items() if k not in ("seed", "threads")}
     data = {k: v for k, v in config["data"].items() if k != "split_seed"}
+    data["root"] = os.path.abspath(data["root"])  # ../data and /work/data: the same tracks
     return json.dumps([data, config["task"], config["model"], training], sort_keys=True)
 
 

@@ -4,6 +4,7 @@ summed over seeds (each label's k-th study paired with the k-th study without pr
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -200,6 +201,7 @@ def test_the_same_configuration_with_other_seeds_is_one_run():
     reseeded["data"]["split_seed"] = 3
     reseeded["training"].update(seed=5, threads=2)
     reseeded["search"]["sampler"]["seed"] = 7
+    reseeded["data"]["root"] = os.path.abspath("x")  # the same folder, spelt another way
     assert configuration_key(reseeded) == configuration_key(config)
     other = json.loads(json.dumps(config))
     other["training"]["lr"] = 1e-2
