@@ -132,6 +132,8 @@ def evaluate_on_test(
         results.write_json(results.test, report)
         study.set_user_attr(trials.TEST, report)
     keep = {t.number for t in chosen.values()}
+    if final == "ensemble_selection":  # and every trial that can still be a member
+        keep |= {t.number for t in ensemble_candidates(study, spec)}
     for overtaken in results.trial_folders():  # their fold models are no longer tested
         if overtaken.number not in keep and overtaken.fold_models.is_file():
             overtaken.fold_models.unlink()
@@ -158,16 +160,21 @@ def test_ensemble(
     `prepared`: data already prepared, by data spec (`prepared_for`); `cpu_started`: the
     process time the test began at (the best and reference trial's refits count too).
 
+    Without refit, a cross-validated member is the mean of its fold models (its
+    `fold_models`, kept for every complete trial: `selection.fold_models_kept`), k models
+    that together trained on every track, whose predictions of the tracks each held out
+    chose the weights; a trial without them (run before they were kept) is its best fold's
+    model.
+
     Candidates: the `ENSEMBLE_CANDIDATES` best complete trials whose checkpoint and held-out
     predictions are in `folder` (a trial that ran on another machine is left out, and a note
     says so). A stored result with the same members and weights is kept, not measured again.
     Returns {} where no trial can be a member.
     """
     results = StudyFolder(folder)
-    complete = [t for t in trials.shown(study.trials) if t.state == trials.STATES.COMPLETE]
-    complete.sort(key=lambda t: t.value, reverse=spec.direction == "maximize")
+    complete = ensemble_candidates(study, spec)
     candidates, targets, ids, elsewhere = {}, None, None, []
-    for t in complete[:ENSEMBLE_CANDIDATES]:
+    for t in complete:
         trial_dir = results.trial(t.number)
         if not (trial_dir.validation_outputs.is_file() and trial_dir.checkpoint.is_file()):
             elsewhere.append(t.number)
@@ -218,6 +225,8 @@ def test_ensemble(
         checkpoint = results.trial(number).checkpoint
         if refit:
             checkpoint = refit_trial(folder, by_number[number], init_from, prepared)
+        elif results.trial(number).fold_models.is_file():
+            checkpoint = results.trial(number).fold_models
         model, ckpt = load_checkpoint(checkpoint)
         # a trial may search the data: each member on its own
         member_data = prepared_for(Spec.model_validate(ckpt["spec"]).resolved_data, prepared)
@@ -257,6 +266,14 @@ def test_ensemble(
 
 ENSEMBLE_CANDIDATES = 50  # auto-sklearn's ensemble_nbest
 MEMBER_SCORES = ("n", "accuracy", "macro_f1", "weighted_f1", "spearman", "per_target")
+
+
+def ensemble_candidates(study: optuna.Study, spec: Spec) -> list[optuna.trial.FrozenTrial]:
+    """The complete trials an ensemble of trials chooses from: the `ENSEMBLE_CANDIDATES`
+    best, the best first."""
+    complete = [t for t in trials.shown(study.trials) if t.state == trials.STATES.COMPLETE]
+    complete.sort(key=lambda t: t.value, reverse=spec.direction == "maximize")
+    return complete[:ENSEMBLE_CANDIDATES]
 
 
 def prepared_for(data_spec: DataSpec, prepared: dict[str, PreparedData]) -> PreparedData:

@@ -59,7 +59,7 @@ class Objective:
         budget: int | None = None,
         folds: int = 1,
         cpu_budget: float | None = None,
-        keep_fold_models: bool = False,
+        keep_fold_models: str = "none",
     ) -> None:
         self.spec = spec
         self.folder = folder
@@ -70,7 +70,8 @@ class Objective:
         self.budget = budget  # trials of the whole study, all workers together
         self.folds = folds  # cross-validation folds per trial (1: the validation split)
         self.cpu_budget = cpu_budget  # CPU seconds of the whole study
-        self.keep_fold_models = keep_fold_models  # final: ensemble (see sweep.selection)
+        # whose fold models are saved: "none", "best" or "every" (selection.fold_models_kept)
+        self.keep_fold_models = keep_fold_models
         self.dropped = 0  # trials dropped before training (OverBudget)
         self.worker = worker_id()
         self._data: dict[str, PreparedData] = {}
@@ -152,7 +153,9 @@ class Objective:
             trial_dir.curves.write_text(json.dumps(curves, indent=1))
         save_checkpoint(trial_dir.checkpoint, resolved, data, model, result)
         _save_validation_outputs(trial_dir.validation_outputs, held_out)
-        if fold_models and _may_be_tested(trial, result, resolved.direction):
+        if fold_models and (
+            self.keep_fold_models == "every" or _may_be_tested(trial, result, resolved.direction)
+        ):
             save_checkpoint(trial_dir.fold_models, resolved, data, model, result, fold_models)
         trial.set_user_attr(trials.BEST_EPOCH, result.best_epoch)
         trial.set_user_attr(trials.STOPPED_EARLY, result.stopped_early)
@@ -248,9 +251,10 @@ class Objective:
             trial.set_user_attr(trials.FOLD_VALUES, values)
             trial.set_user_attr(trials.FOLD_BEST_EPOCHS, epochs)
             better = best is None or _better(spec.direction, result.best_value, best[0].best_value)
-            if self.keep_fold_models or better:
+            keep = self.keep_fold_models != "none"
+            if keep or better:
                 weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-                if self.keep_fold_models:
+                if keep:
                     weights_per_fold.append(weights)
                 if better:
                     best = (result, weights)

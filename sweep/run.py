@@ -95,7 +95,7 @@ def run_study(
         seed_offset=0 if created else random_seed_offset(),
         folds=folds,
         cpu_budget=None if spec.search.budget is None else spec.search.budget * 60,
-        keep_fold_models=final == "ensemble",
+        keep_fold_models=selection.fold_models_kept(final),
     )
     for note in (skipped, retried):
         if note and progress is not None:

@@ -11,11 +11,13 @@ tested below a pooled-features logistic regression. The remedies, set in `search
   stops before its last folds.
 - `final`: what the test split scores, the same way for the best and the reference trial.
   `ensemble` averages the predictions of the trial's k fold models (kept for the trials
-  that were the best when they ended, and the reference); `refit` trains the configuration
-  once more on train+validation, for the mean best epoch of its folds; `model` tests the
-  trial's own model (with folds, its best fold's). `ensemble_selection` tests the trials'
-  own models and, beside them, a weighted ensemble of trials chosen on their out-of-fold
-  predictions (sweep.ensemble).
+  that were the best when they ended, and the reference: `fold_models_kept`); `refit`
+  trains the configuration once more on train+validation, for the mean best epoch of its
+  folds; `model` tests the trial's own model (with folds, its best fold's).
+  `ensemble_selection` tests the trials' own models and, beside them, a weighted ensemble
+  of trials chosen on their out-of-fold predictions (sweep.ensemble); with folds, each
+  member is the mean of its fold models (every complete trial keeps them), as AutoGluon
+  bags its models over k folds.
 
 `folds: auto` uses `AUTO_FOLDS` folds where train+validation has fewer than
 `SMALL_DATA_TRACKS` tracks and one validation split otherwise; `final: auto` is `ensemble`
@@ -64,6 +66,15 @@ def final(selection: SelectionSpec, folds: int) -> str:
             "validation split here (search.selection.folds is 1 or auto on large data)"
         )
     return selection.final
+
+
+def fold_models_kept(final: str) -> str:
+    """Which trials keep their k fold models, for what `final` tests: "best" (the trials that
+    were the best when they ended, and the reference: `ensemble` tests the best), "every"
+    (every complete trial: `ensemble_selection` may choose any as a member, which then
+    stands for its fold models, a bag of k models that together saw every track) or "none".
+    """
+    return {"ensemble": "best", "ensemble_selection": "every"}.get(final, "none")
 
 
 def pooled(data: PreparedData) -> Split:

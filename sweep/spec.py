@@ -390,7 +390,8 @@ class SelectionSpec(Frozen):
         "configuration retrained on train+validation; model: the trial's own model (with "
         "folds, its best fold's); ensemble_selection: each trial's own model, and also a "
         "weighted ensemble of the complete trials, chosen greedily on their out-of-fold "
-        "predictions (Caruana et al. 2004); auto: ensemble with folds, else model",
+        "predictions (Caruana et al. 2004), each member with folds the mean of its fold "
+        "models; auto: ensemble with folds, else model",
     )
     ensemble_size: int = Field(
         25,

@@ -69,7 +69,7 @@ class WorkPlan:
     seed_offset: int = 0  # worker i's sampler: the spec's seed + offset + i * stride
     folds: int = 1  # cross-validation folds per trial (sweep.selection)
     cpu_budget: float | None = None  # CPU seconds for the whole study
-    keep_fold_models: bool = False  # final: ensemble (see sweep.selection)
+    keep_fold_models: str = "none"  # "best", "every" (sweep.selection.fold_models_kept)
 
 
 def work(

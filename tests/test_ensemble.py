@@ -331,3 +331,41 @@ def test_refitted_members_are_tested_on_what_they_learnt_from_train_and_validati
         _, refit_ckpt = load_checkpoint(folder.trial(m["trial"]).refit)
         weights = refit_ckpt["state_dict"]
         assert all(torch.equal(weights[k], member["checkpoint"]["state_dict"][k]) for k in weights)
+
+
+def test_cross_validated_members_are_the_means_of_their_fold_models(tmp_path):
+    from conftest import write_tiny_layout
+
+    from sweep.checkpoints import predict_checkpoint
+
+    root = write_tiny_layout(tmp_path / "data")
+    spec = tiny_spec(
+        tmp_path,
+        root,
+        search={
+            "n_trials": 3,
+            "pruner": {"name": "none"},
+            "selection": {"folds": 2, "final": "ensemble_selection"},
+            "space": {"training.lr": {"low": 1e-3, "high": 1e-1, "log": True}},
+        },
+    )
+    outcome = run_study(spec, tmp_path / "results")
+    tested, folder = outcome.test["ensemble"], StudyFolder(outcome.folder)
+    # every complete trial keeps its fold models, not only those that were the best
+    for t in outcome.study.trials:
+        _, ckpt = load_checkpoint(folder.trial(t.number).fold_models)
+        assert len(ckpt["fold_state_dicts"]) == 2
+    data = prepare(spec.resolved_data)
+    test = data.test()
+    own = {}
+    for m in tested["members"]:
+        model, ckpt = load_checkpoint(folder.trial(m["trial"]).fold_models)
+        own[m["trial"]] = predict_checkpoint(model, ckpt, data, test, 4, torch.device("cpu"))
+        assert m["accuracy"] == pytest.approx(
+            np.mean(own[m["trial"]].argmax(axis=1) == test.targets)
+        )
+    blended = ensemble.blend({m["trial"]: m["weight"] for m in tested["members"]}, own)
+    assert tested["accuracy"] == pytest.approx(np.mean(blended.argmax(axis=1) == test.targets))
+    # ensemble.pt holds each member's two fold models, which sweep predict averages
+    _, saved = load_checkpoint(folder.ensemble)
+    assert all(len(m["checkpoint"]["fold_state_dicts"]) == 2 for m in saved["members"])
