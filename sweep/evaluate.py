@@ -291,7 +291,8 @@ def refit_trial(
     prepared: dict[str, PreparedData] | None = None,
 ) -> Path:
     """Train a trial's configuration again on train+validation, for its best epoch (the mean
-    of its folds'), from the same seed; saved as `refit.pt` beside its checkpoint. `prepared`:
+    of its folds'), from the same seed, with the learning rates the search gave it up to
+    that epoch; saved as `refit.pt` beside its checkpoint. `prepared`:
     data already prepared, by data spec (an ensemble's members share it)."""
     trial_dir = StudyFolder(folder).trial(trial.number)
     path = trial_dir.refit
@@ -300,7 +301,7 @@ def refit_trial(
     resolved = Spec.model_validate(yaml.safe_load(trial_dir.config.read_text()))
     data = prepared_for(resolved.resolved_data, {} if prepared is None else prepared)
     epochs = max(1, int(trial.user_attrs.get(trials.BEST_EPOCH, resolved.training.max_epochs)))
-    training = resolved.training.model_copy(update={"max_epochs": epochs, "patience": None})
+    training = resolved.training.model_copy(update={"patience": None})
     torch.manual_seed(training.seed)
     model = build(resolved, data)
     if init_from is not None:
@@ -312,6 +313,7 @@ def refit_trial(
         resolved.metric,
         resolved.direction,
         validate=False,
+        epochs=epochs,  # the search's schedule, stopped at its best epoch
     )
     save_checkpoint(path, resolved, data, model, result)
     return path

@@ -155,11 +155,15 @@ def fit(
     direction: str,
     on_epoch: Callable[[EpochRecord, float], None] | None = None,
     validate: bool = True,
+    epochs: int | None = None,
 ) -> FitResult:
     """Train with early stopping on the validation `metric`; the best weights are restored.
 
     `validate=False` (refitting a chosen configuration on train+validation): exactly
-    `training.max_epochs` epochs, no validation, the last weights kept.
+    `epochs` epochs (default `training.max_epochs`), no validation, the last weights kept.
+    The learning-rate schedule is laid out over `training.max_epochs` either way, so a refit
+    stopped at the search's best epoch has the learning rates the search's model had up to
+    that epoch, not a cosine squeezed into fewer epochs.
     """
     torch.manual_seed(training.seed)
     rng = np.random.default_rng(training.seed)
@@ -176,7 +180,7 @@ def fit(
     best_score, waited = -np.inf, 0
     mark_first_step = os.environ.get("SWEEP_MARK_FIRST_STEP")
 
-    for epoch in range(1, training.max_epochs + 1):
+    for epoch in range(1, (epochs or training.max_epochs) + 1):
         started = time.perf_counter()
         model.train()
         # Transfer: the new head learns alone first, the backbone (and its BatchNorm

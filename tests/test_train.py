@@ -225,6 +225,30 @@ def test_a_fit_with_each_option_runs_learns_and_repeats(tmp_path, tiny_root, nam
         assert lrs[-1] <= lrs[0] and set(lrs) <= {3e-2 * 0.5**k for k in range(11)}
 
 
+def test_a_refit_stopped_at_an_epoch_keeps_the_schedule_of_the_whole_run(tmp_path, tiny_root):
+    """A refit trains for the search's best epoch with the learning rates the search had up
+    to that epoch: the cosine is laid out over max_epochs, not squeezed into the refit."""
+    cosine = {"lr_schedule": "cosine", "warmup_epochs": 1}
+    whole = _fit(tmp_path, tiny_root, **cosine)  # 10 epochs, validated
+    spec = tiny_spec(
+        tmp_path,
+        tiny_root,
+        training={"max_epochs": 10, "batch_size": 4, "lr": 3e-2, "patience": None, **cosine},
+        model={
+            "backbone": "lstm",
+            "backbone_params": {"hidden_size": 16, "num_layers": 1, "pooling": "mean"},
+        },
+    )
+    data = prepare(spec.resolved_data)
+    torch.manual_seed(spec.training.seed)
+    model = build(spec, data)
+    refit = fit(model, data, spec.training, spec.metric, spec.direction, validate=False, epochs=4)
+    assert [r.epoch for r in refit.history] == [1, 2, 3, 4] and refit.best_epoch == 4
+    assert [r.lr for r in refit.history] == [r.lr for r in whole.history[:4]]
+    assert [r.train_loss for r in refit.history] == [r.train_loss for r in whole.history[:4]]
+    assert refit.history[-1].lr > 0.5 * 3e-2  # 4 of 10 epochs in: far from the cosine's end
+
+
 def test_options_off_leave_the_reference_run_as_it_was(tmp_path, tiny_root):
     """Defaults touch neither the batches nor the lr: the same numbers as explicit zeros."""
     plain = _fit(tmp_path, tiny_root)
