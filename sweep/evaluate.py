@@ -36,7 +36,7 @@ from sweep.data import PreparedData, prepare
 from sweep.metrics import evaluation_report
 from sweep.results import StudyFolder, tested_as
 from sweep.spec import DataSpec, Spec
-from sweep.train import fit, pick_device
+from sweep.train import FitResult, fit, pick_device
 from sweep.transfer import load_backbone
 
 
@@ -290,17 +290,28 @@ def refit_trial(
     init_from: Path | None,
     prepared: dict[str, PreparedData] | None = None,
 ) -> Path:
-    """Train a trial's configuration again on train+validation, for its best epoch (the mean
-    of its folds'), from the same seed, with the learning rates the search gave it up to
-    that epoch; saved as `refit.pt` beside its checkpoint. `prepared`:
-    data already prepared, by data spec (an ensemble's members share it)."""
+    """A trial's configuration trained again on train+validation (`refit_model`), saved as
+    `refit.pt` beside its checkpoint, once. `prepared`: data already prepared, by data spec
+    (an ensemble's members share it)."""
     trial_dir = StudyFolder(folder).trial(trial.number)
     path = trial_dir.refit
     if path.is_file():
         return path
     resolved = Spec.model_validate(yaml.safe_load(trial_dir.config.read_text()))
     data = prepared_for(resolved.resolved_data, {} if prepared is None else prepared)
-    epochs = max(1, int(trial.user_attrs.get(trials.BEST_EPOCH, resolved.training.max_epochs)))
+    best_epoch = trial.user_attrs.get(trials.BEST_EPOCH, resolved.training.max_epochs)
+    model, result = refit_model(resolved, data, best_epoch, init_from)
+    save_checkpoint(path, resolved, data, model, result)
+    return path
+
+
+def refit_model(
+    resolved: Spec, data: PreparedData, best_epoch: int, init_from: Path | None = None
+) -> tuple[torch.nn.Module, FitResult]:
+    """A trial's configuration (`resolved`) trained again on train+validation, for its best
+    epoch (the mean of its folds'), from the same seed, with the learning rates the search
+    gave it up to that epoch."""
+    epochs = max(1, int(best_epoch))
     training = resolved.training.model_copy(update={"patience": None})
     torch.manual_seed(training.seed)
     model = build(resolved, data)
@@ -315,5 +326,4 @@ def refit_trial(
         validate=False,
         epochs=epochs,  # the search's schedule, stopped at its best epoch
     )
-    save_checkpoint(path, resolved, data, model, result)
-    return path
+    return model, result
