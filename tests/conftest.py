@@ -107,6 +107,23 @@ def tiny_root(tmp_path) -> Path:
     return write_tiny_layout(tmp_path / "data")
 
 
+def ensemble_spec(folder: Path, root: Path, training: dict | None = None, **selection):
+    """A tiny spec whose test scores an ensemble of trials (`final: ensemble_selection`)
+    chosen from 3 trials that differ in their learning rate; `selection` adds to
+    `search.selection` (folds, ensemble_refit), `training` to the training section."""
+    return tiny_spec(
+        folder,
+        root,
+        training=training or {},
+        search={
+            "n_trials": 3,
+            "pruner": {"name": "none"},
+            "selection": {"folds": 1, "final": "ensemble_selection", **selection},
+            "space": {"training.lr": {"low": 1e-3, "high": 1e-1, "log": True}},
+        },
+    )
+
+
 def tiny_spec(folder: Path, root: Path, name: str = "tiny.yaml", **sections):
     """A spec that trains in about a second (tiny LSTM, chroma, 3 epochs, 3 trials, one
     validation split, its own model tested, one torch thread: a tiny model's threads only

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_spec
+from conftest import ensemble_spec, tiny_spec
 
 from sweep import ensemble
 from sweep.checkpoints import EnsembleOfTrials, load_checkpoint
@@ -292,39 +292,34 @@ def test_a_second_run_keeps_the_tested_ensemble(ensemble_study):
     assert folder.ensemble.stat().st_mtime_ns == before  # chosen and tested once
 
 
-def test_refitted_members_are_tested_on_what_they_learnt_from_train_and_validation(tmp_path):
-    from conftest import write_tiny_layout
-
+def assert_scored_as(tested: dict, checkpoints: dict, data) -> None:
+    """Each member's test score, and the ensemble's, are those of `checkpoints` (trial ->
+    the checkpoint it should have been tested as) on the test split."""
     from sweep.checkpoints import predict_checkpoint
 
-    root = write_tiny_layout(tmp_path / "data")
-    spec = tiny_spec(
-        tmp_path,
-        root,
-        search={
-            "n_trials": 3,
-            "pruner": {"name": "none"},
-            "selection": {"folds": 1, "final": "ensemble_selection", "ensemble_refit": True},
-            "space": {"training.lr": {"low": 1e-3, "high": 1e-1, "log": True}},
-        },
-    )
-    outcome = run_study(spec, tmp_path / "results")
-    tested, folder = outcome.test["ensemble"], StudyFolder(outcome.folder)
-    assert tested["refit"] is True and tested["cpu_seconds"] > 0
-    assert outcome.test["best"]["final"] == "refit"  # tested as the members are
-    data = prepare(spec.resolved_data)
-    test = data.test()
-    own = {}
+    test, own = data.test(), {}
     for m in tested["members"]:
-        refit = folder.trial(m["trial"]).refit
-        assert refit.is_file()
-        model, ckpt = load_checkpoint(refit)
+        model, ckpt = load_checkpoint(checkpoints[m["trial"]])
         own[m["trial"]] = predict_checkpoint(model, ckpt, data, test, 4, torch.device("cpu"))
         assert m["accuracy"] == pytest.approx(
             np.mean(own[m["trial"]].argmax(axis=1) == test.targets)
         )
     blended = ensemble.blend({m["trial"]: m["weight"] for m in tested["members"]}, own)
     assert tested["accuracy"] == pytest.approx(np.mean(blended.argmax(axis=1) == test.targets))
+
+
+def test_refitted_members_are_tested_on_what_they_learnt_from_train_and_validation(tmp_path):
+    from conftest import write_tiny_layout
+
+    root = write_tiny_layout(tmp_path / "data")
+    spec = ensemble_spec(tmp_path, root, ensemble_refit=True)
+    outcome = run_study(spec, tmp_path / "results")
+    tested, folder = outcome.test["ensemble"], StudyFolder(outcome.folder)
+    assert tested["refit"] is True and tested["cpu_seconds"] > 0
+    assert outcome.test["best"]["final"] == "refit"  # tested as the members are
+    refits = {m["trial"]: folder.trial(m["trial"]).refit for m in tested["members"]}
+    assert all(path.is_file() for path in refits.values())
+    assert_scored_as(tested, refits, prepare(spec.resolved_data))
     # ensemble.pt holds the refitted members, the models the test scored
     _, saved = load_checkpoint(folder.ensemble)
     for m, member in zip(tested["members"], saved["members"], strict=True):
@@ -336,36 +331,16 @@ def test_refitted_members_are_tested_on_what_they_learnt_from_train_and_validati
 def test_cross_validated_members_are_the_means_of_their_fold_models(tmp_path):
     from conftest import write_tiny_layout
 
-    from sweep.checkpoints import predict_checkpoint
-
     root = write_tiny_layout(tmp_path / "data")
-    spec = tiny_spec(
-        tmp_path,
-        root,
-        search={
-            "n_trials": 3,
-            "pruner": {"name": "none"},
-            "selection": {"folds": 2, "final": "ensemble_selection"},
-            "space": {"training.lr": {"low": 1e-3, "high": 1e-1, "log": True}},
-        },
-    )
+    spec = ensemble_spec(tmp_path, root, folds=2)
     outcome = run_study(spec, tmp_path / "results")
     tested, folder = outcome.test["ensemble"], StudyFolder(outcome.folder)
     # every complete trial keeps its fold models, not only those that were the best
     for t in outcome.study.trials:
         _, ckpt = load_checkpoint(folder.trial(t.number).fold_models)
         assert len(ckpt["fold_state_dicts"]) == 2
-    data = prepare(spec.resolved_data)
-    test = data.test()
-    own = {}
-    for m in tested["members"]:
-        model, ckpt = load_checkpoint(folder.trial(m["trial"]).fold_models)
-        own[m["trial"]] = predict_checkpoint(model, ckpt, data, test, 4, torch.device("cpu"))
-        assert m["accuracy"] == pytest.approx(
-            np.mean(own[m["trial"]].argmax(axis=1) == test.targets)
-        )
-    blended = ensemble.blend({m["trial"]: m["weight"] for m in tested["members"]}, own)
-    assert tested["accuracy"] == pytest.approx(np.mean(blended.argmax(axis=1) == test.targets))
+    fold_models = {m["trial"]: folder.trial(m["trial"]).fold_models for m in tested["members"]}
+    assert_scored_as(tested, fold_models, prepare(spec.resolved_data))
     # ensemble.pt holds each member's two fold models, which sweep predict averages
     _, saved = load_checkpoint(folder.ensemble)
     assert all(len(m["checkpoint"]["fold_state_dicts"]) == 2 for m in saved["members"])

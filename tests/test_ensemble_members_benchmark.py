@@ -7,23 +7,14 @@ import pytest
 
 from benchmarks.ensemble_members import run
 from sweep.run import run_study
-from tests.conftest import tiny_spec, write_tiny_layout
+from tests.conftest import ensemble_spec, write_tiny_layout
 
 
 @pytest.mark.parametrize("refit", [False, True])
 def test_the_way_the_study_tested_its_ensemble_is_reproduced(tmp_path, refit):
     root = write_tiny_layout(tmp_path / "data")
-    spec = tiny_spec(
-        tmp_path,
-        root,
-        training={"max_epochs": 6, "lr_schedule": "cosine", "patience": 2},
-        search={
-            "n_trials": 4,
-            "pruner": {"name": "none"},
-            "selection": {"folds": 1, "final": "ensemble_selection", "ensemble_refit": refit},
-            "space": {"training.lr": {"low": 1e-3, "high": 1e-1, "log": True}},
-        },
-    )
+    cosine = {"max_epochs": 6, "lr_schedule": "cosine", "patience": 2}
+    spec = ensemble_spec(tmp_path, root, training=cosine, ensemble_refit=refit)
     outcome = run_study(spec, tmp_path / "results")
     tested = outcome.test["ensemble"]
     out = run(outcome.folder, root, threads=1)

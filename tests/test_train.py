@@ -174,7 +174,8 @@ def test_steps_per_epoch_skips_a_last_batch_of_one():
 # ----------------------------------------------------------------------------- fit
 
 
-def _fit(tmp_path, tiny_root, **training):
+def _untrained(tmp_path, tiny_root, **training):
+    """A spec of 10 epochs without early stopping, its data, and its model as built."""
     spec = tiny_spec(
         tmp_path,
         tiny_root,
@@ -186,7 +187,11 @@ def _fit(tmp_path, tiny_root, **training):
     )
     data = prepare(spec.resolved_data)
     torch.manual_seed(spec.training.seed)
-    model = build(spec, data)
+    return spec, data, build(spec, data)
+
+
+def _fit(tmp_path, tiny_root, **training):
+    spec, data, model = _untrained(tmp_path, tiny_root, **training)
     return fit(model, data, spec.training, spec.metric, spec.direction)
 
 
@@ -230,18 +235,7 @@ def test_a_refit_stopped_at_an_epoch_keeps_the_schedule_of_the_whole_run(tmp_pat
     to that epoch: the cosine is laid out over max_epochs, not squeezed into the refit."""
     cosine = {"lr_schedule": "cosine", "warmup_epochs": 1}
     whole = _fit(tmp_path, tiny_root, **cosine)  # 10 epochs, validated
-    spec = tiny_spec(
-        tmp_path,
-        tiny_root,
-        training={"max_epochs": 10, "batch_size": 4, "lr": 3e-2, "patience": None, **cosine},
-        model={
-            "backbone": "lstm",
-            "backbone_params": {"hidden_size": 16, "num_layers": 1, "pooling": "mean"},
-        },
-    )
-    data = prepare(spec.resolved_data)
-    torch.manual_seed(spec.training.seed)
-    model = build(spec, data)
+    spec, data, model = _untrained(tmp_path, tiny_root, **cosine)
     refit = fit(model, data, spec.training, spec.metric, spec.direction, validate=False, epochs=4)
     assert [r.epoch for r in refit.history] == [1, 2, 3, 4] and refit.best_epoch == 4
     assert [r.lr for r in refit.history] == [r.lr for r in whole.history[:4]]
