@@ -8,7 +8,8 @@
 A checkpoint holds everything needed to rebuild and feed the model without its spec file:
 the resolved spec, the weights, the input width, the class or target names and the
 standardisation statistics. One holding `fold_state_dicts` stands for the mean of its fold
-models (`final: ensemble`, see sweep.selection). One holding `members` is an ensemble of
+models (`final: ensemble`, and a cross-validated member of an ensemble of trials: see
+sweep.selection). One holding `members` is an ensemble of
 trials (`final: ensemble_selection`, see sweep.ensemble): each member's whole checkpoint and
 its weight; `load_checkpoint` gives their models in an `EnsembleOfTrials`.
 """

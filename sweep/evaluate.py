@@ -7,10 +7,11 @@ tested once, the same way: the mean of its fold models (`ensemble`), its configu
 retrained on train+validation (`refit`, see `refit_trial`) or its own model (`model`); a
 result already stored for the same trial and the same way is kept, never measured again.
 
-With `ensemble_selection`, the two trials are tested as `model`, and an ensemble of trials
-is chosen on the complete trials' out-of-fold predictions (sweep.ensemble, the test split
-unseen) and tested beside them, each member's own test score with it: test.json's
-"ensemble", and `ensemble.pt` for `sweep predict`.
+With `ensemble_selection`, the two trials are tested as the members are (`refit` with
+`ensemble_refit`, else `model`, or with folds the mean of their fold models), and an
+ensemble of trials is chosen on the complete trials' out-of-fold predictions
+(sweep.ensemble, the test split unseen) and tested beside them, each member's own test
+score with it: test.json's "ensemble", and `ensemble.pt` for `sweep predict`.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def evaluate_on_test(
     cpu_started = time.process_time()  # the refits and tests, for test.json's ensemble
     prepared = {data.spec.model_dump_json(): data}  # by data spec: each prepared once
     single = final
-    if final == "ensemble_selection":  # the single trials as the ensemble's members
+    if final == "ensemble_selection":  # the single trials as the ensemble's members are
         single = "refit" if spec.search.selection.ensemble_refit else "model"
     chosen = {"best": study.best_trial}
     reference = [t for t in complete if trials.is_reference(t)]
@@ -80,10 +81,13 @@ def evaluate_on_test(
     report = {}
     for role, trial in chosen.items():
         before = stored.get(role, {})
-        if before.get("trial") == trial.number and tested_as(before) == single:
+        trial_dir = results.trial(trial.number)
+        how = single
+        if final == "ensemble_selection" and how == "model" and trial_dir.fold_models.is_file():
+            how = "ensemble"  # a cross-validated member stands for its fold models: so does it
+        if before.get("trial") == trial.number and tested_as(before) == how:
             report[role] = before  # evaluated once, never again
             continue
-        trial_dir = results.trial(trial.number)
         checkpoint = trial_dir.checkpoint
         if not checkpoint.is_file():
             host = trial.user_attrs.get(trials.WORKER, {}).get("host", "another machine")
@@ -92,7 +96,6 @@ def evaluate_on_test(
                 f"the same `sweep run` there tests it (or share --results between machines)"
             )
             continue
-        how = single
         if how == "ensemble" and not trial_dir.fold_models.is_file():
             notes.append(
                 f"the {role} trial ({trial.number}) kept no fold models (it ran before they "
@@ -134,8 +137,11 @@ def evaluate_on_test(
     keep = {t.number for t in chosen.values()}
     if final == "ensemble_selection":  # and every trial that can still be a member
         keep |= {t.number for t in ensemble_candidates(study, spec)}
+    # a trial still running elsewhere (a shared study) may have written its fold models
+    # before it is marked complete: only finished trials lose theirs
+    finished = {t.number for t in study.trials if t.state.is_finished()}
     for overtaken in results.trial_folders():  # their fold models are no longer tested
-        if overtaken.number not in keep and overtaken.fold_models.is_file():
+        if overtaken.number in finished - keep and overtaken.fold_models.is_file():
             overtaken.fold_models.unlink()
     return report
 
@@ -227,6 +233,11 @@ def test_ensemble(
             checkpoint = refit_trial(folder, by_number[number], init_from, prepared)
         elif results.trial(number).fold_models.is_file():
             checkpoint = results.trial(number).fold_models
+        elif trials.FOLD_VALUES in by_number[number].user_attrs:
+            notes.append(
+                f"ensemble member {number} kept no fold models (it ran before they were kept "
+                f"for every trial): it is tested as its best fold's model"
+            )
         model, ckpt = load_checkpoint(checkpoint)
         # a trial may search the data: each member on its own
         member_data = prepared_for(Spec.model_validate(ckpt["spec"]).resolved_data, prepared)
@@ -309,9 +320,9 @@ def refit_model(
     resolved: Spec, data: PreparedData, best_epoch: int, init_from: Path | None = None
 ) -> tuple[torch.nn.Module, FitResult]:
     """A trial's configuration (`resolved`) trained again on train+validation, for its best
-    epoch (the mean of its folds'), from the same seed, with the learning rates the search
-    gave it up to that epoch."""
-    epochs = max(1, int(best_epoch))
+    epoch (the mean of its folds'), from the same seed, with the warm-up and cosine learning
+    rates the search gave it up to that epoch (`fit`'s `epochs`)."""
+    epochs = min(max(1, int(best_epoch)), resolved.training.max_epochs)
     training = resolved.training.model_copy(update={"patience": None})
     torch.manual_seed(training.seed)
     model = build(resolved, data)

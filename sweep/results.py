@@ -17,7 +17,8 @@ The layout, owned here and nowhere else:
       ensemble.pt         that ensemble: its members' checkpoints and weights
       trials/<n>/         config.yaml (the trial's resolved spec), curves.json (per epoch),
                           checkpoint.pt (its best weights), folds.pt (its fold models, for
-                          `final: ensemble`), refit.pt (retrained on train+validation),
+                          `final: ensemble`, or `ensemble_selection` with folds),
+                          refit.pt (retrained on train+validation),
                           validation.npz (its out-of-fold predictions, for ensembles)
 
 Nothing here writes a model or trains: it is the map of the folder, used by the run, the
@@ -45,7 +46,7 @@ TRIALS = "trials"
 CONFIG = "config.yaml"
 CURVES = "curves.json"
 CHECKPOINT = "checkpoint.pt"
-FOLD_MODELS = "folds.pt"  # a trial's fold models, kept where `final: ensemble` may test them
+FOLD_MODELS = "folds.pt"  # a trial's fold models, kept where a test may use them (`final`)
 REFIT = "refit.pt"  # a trial's configuration retrained on train+validation (`final: refit`)
 VALIDATION_OUTPUTS = "validation.npz"  # ids, outputs, targets of its validation tracks
 ENSEMBLE = "ensemble.pt"  # the study's ensemble of trials (`final: ensemble_selection`)

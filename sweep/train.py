@@ -162,9 +162,15 @@ def fit(
     `validate=False` (refitting a chosen configuration on train+validation): exactly
     `epochs` epochs (default `training.max_epochs`), no validation, the last weights kept.
     The learning-rate schedule is laid out over `training.max_epochs` either way, so a refit
-    stopped at the search's best epoch has the learning rates the search's model had up to
-    that epoch, not a cosine squeezed into fewer epochs.
+    stopped at the search's best epoch has the warm-up and cosine learning rates the
+    search's model had up to that epoch, not a cosine squeezed into fewer epochs (a plateau
+    schedule, with no validation, cuts on the training loss instead).
+
+    Raises:
+        ValueError: `epochs` above `training.max_epochs` (the schedule ends there).
     """
+    if epochs is not None and not 1 <= epochs <= training.max_epochs:
+        raise ValueError(f"epochs {epochs} is not within 1..max_epochs {training.max_epochs}")
     torch.manual_seed(training.seed)
     rng = np.random.default_rng(training.seed)
     augment_rng = np.random.default_rng([1, training.seed])  # masks and mixup: their own stream

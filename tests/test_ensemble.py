@@ -341,6 +341,24 @@ def test_cross_validated_members_are_the_means_of_their_fold_models(tmp_path):
         assert len(ckpt["fold_state_dicts"]) == 2
     fold_models = {m["trial"]: folder.trial(m["trial"]).fold_models for m in tested["members"]}
     assert_scored_as(tested, fold_models, prepare(spec.resolved_data))
+    # the best and the reference trial are tested as the members are: their fold models
+    assert outcome.test["best"]["final"] == outcome.test["reference"]["final"] == "ensemble"
     # ensemble.pt holds each member's two fold models, which sweep predict averages
     _, saved = load_checkpoint(folder.ensemble)
     assert all(len(m["checkpoint"]["fold_state_dicts"]) == 2 for m in saved["members"])
+
+
+def test_fold_models_of_trials_that_can_no_longer_be_members_are_removed(tmp_path, monkeypatch):
+    from conftest import write_tiny_layout
+
+    import sweep.evaluate
+
+    monkeypatch.setattr(sweep.evaluate, "ENSEMBLE_CANDIDATES", 1)  # the best trial only
+    root = write_tiny_layout(tmp_path / "data")
+    outcome = run_study(ensemble_spec(tmp_path, root, folds=2), tmp_path / "results")
+    folder = StudyFolder(outcome.folder)
+    kept = {t.number for t in outcome.study.trials if folder.trial(t.number).fold_models.is_file()}
+    assert kept == {outcome.test["best"]["trial"], outcome.test["reference"]["trial"]}
+    assert [m["trial"] for m in outcome.test["ensemble"]["members"]] == [
+        outcome.test["best"]["trial"]
+    ]

@@ -2,6 +2,7 @@
 
 import numpy as np
 import optuna
+import pytest
 import torch
 
 from sweep.run import run_study
@@ -40,3 +41,33 @@ def test_windowed_evaluation_averages_a_tracks_windows(tmp_path, tiny_root):
     expected = np.stack([raw[owner == i].mean(0) for i in range(len(data.validation))])
     probabilities = torch.softmax(torch.from_numpy(expected), dim=1).numpy()
     assert np.allclose(outputs, probabilities, atol=1e-5)
+
+
+def test_a_refit_trains_the_best_epoch_with_the_searchs_learning_rates(tmp_path, tiny_root):
+    """Refitted on train+validation for its best epoch, a cosine-scheduled trial ends that
+    epoch at about the learning rate the search had there (the schedule over max_epochs),
+    not at the end of a cosine squeezed into the best epoch's length."""
+    import yaml
+
+    from sweep.data import prepare
+    from sweep.evaluate import refit_model
+    from sweep.results import StudyFolder
+    from sweep.spec import Spec
+
+    spec = tiny_spec(
+        tmp_path,
+        tiny_root,
+        training={"max_epochs": 12, "lr": 3e-2, "lr_schedule": "cosine", "patience": None},
+        search={"n_trials": 1, "space": {}},
+    )
+    outcome = run_study(spec, tmp_path / "results")
+    trial = outcome.study.trials[0]
+    trial_dir = StudyFolder(outcome.folder).trial(trial.number)
+    resolved = Spec.model_validate(yaml.safe_load(trial_dir.config.read_text()))
+    searched_lr = {r["epoch"]: r["lr"] for r in trial_dir.read_curves()}
+    for best_epoch in (3, 6):
+        _, result = refit_model(resolved, prepare(resolved.resolved_data), best_epoch)
+        assert [r.epoch for r in result.history] == list(range(1, best_epoch + 1))
+        # train+validation has more steps an epoch than train: the same point of the cosine
+        assert result.history[-1].lr == pytest.approx(searched_lr[best_epoch], rel=0.1)
+        assert result.history[-1].lr > 0.5 * 3e-2
