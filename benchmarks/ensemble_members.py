@@ -65,6 +65,9 @@ def run(study_folder: Path, data_root: Path, threads: int | None = 2) -> dict:
     names = data.class_names if data.task == "classification" else data.target_names
     study = journal_study(study_folder)
     by_number = {t.number: t for t in study.trials}
+    init_from = study.user_attrs.get(trials.INIT_FROM)  # a transfer study's refits start there
+    init_from = None if init_from is None else Path(init_from)
+    prepared = {data.spec.model_dump_json(): data}
     weights = {m["trial"]: m["weight"] for m in tested["members"]}
     outputs: dict[str, dict[int, np.ndarray]] = {"own models": {}, "refitted": {}}
     members = []
@@ -73,12 +76,23 @@ def run(study_folder: Path, data_root: Path, threads: int | None = 2) -> dict:
         own = trial_dir.fold_models if trial_dir.fold_models.is_file() else trial_dir.checkpoint
         model, ckpt = load_checkpoint(own)
         resolved = Spec.model_validate(yaml.safe_load(trial_dir.config.read_text()))
-        batch = resolved.training.batch_size
-        cpu = torch.device("cpu")
-        outputs["own models"][number] = predict_checkpoint(model, ckpt, data, test, batch, cpu)
+        # a trial may search the data (crops...): each member on its own, the study's split
+        key = study_split_spec(resolved.resolved_data, study_folder, data_root)
+        if key.model_dump_json() not in prepared:
+            prepared[key.model_dump_json()] = prepare(key)
+        member_data = prepared[key.model_dump_json()]
+        member_test = test if member_data is data else member_data.test()
+        batch, cpu = resolved.training.batch_size, torch.device("cpu")
+        outputs["own models"][number] = predict_checkpoint(
+            model, ckpt, member_data, member_test, batch, cpu
+        )
         best_epoch = by_number[number].user_attrs.get(trials.BEST_EPOCH)
-        refit, _ = refit_model(resolved, data, best_epoch or resolved.training.max_epochs)
-        outputs["refitted"][number] = predict_checkpoint(refit, {}, data, test, batch, cpu)
+        refit, _ = refit_model(
+            resolved, member_data, best_epoch or resolved.training.max_epochs, init_from
+        )
+        outputs["refitted"][number] = predict_checkpoint(
+            refit, {}, member_data, member_test, batch, cpu
+        )
         members.append(
             {
                 "trial": number,
