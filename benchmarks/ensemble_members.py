@@ -36,7 +36,7 @@ from benchmarks.studies import journal_study  # noqa: E402
 from sweep import ensemble, trials  # noqa: E402
 from sweep.checkpoints import load_checkpoint, predict_checkpoint  # noqa: E402
 from sweep.data import prepare  # noqa: E402
-from sweep.evaluate import refit_model  # noqa: E402
+from sweep.evaluate import prepared_for, refit_model  # noqa: E402
 from sweep.metrics import evaluation_report  # noqa: E402
 from sweep.report.baseline import run_baseline  # noqa: E402
 from sweep.report.study_data import study_split_spec  # noqa: E402
@@ -73,14 +73,11 @@ def run(study_folder: Path, data_root: Path, threads: int | None = 2) -> dict:
     members = []
     for number in weights:
         trial_dir = results.trial(number)
-        own = trial_dir.fold_models if trial_dir.fold_models.is_file() else trial_dir.checkpoint
-        model, ckpt = load_checkpoint(own)
+        model, ckpt = load_checkpoint(trial_dir.own_model())
         resolved = Spec.model_validate(yaml.safe_load(trial_dir.config.read_text()))
         # a trial may search the data (crops...): each member on its own, the study's split
-        key = study_split_spec(resolved.resolved_data, study_folder, data_root)
-        if key.model_dump_json() not in prepared:
-            prepared[key.model_dump_json()] = prepare(key)
-        member_data = prepared[key.model_dump_json()]
+        member_spec = study_split_spec(resolved.resolved_data, study_folder, data_root)
+        member_data = prepared_for(member_spec, prepared)
         member_test = test if member_data is data else member_data.test()
         batch, cpu = resolved.training.batch_size, torch.device("cpu")
         outputs["own models"][number] = predict_checkpoint(

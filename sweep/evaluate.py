@@ -228,12 +228,13 @@ def test_ensemble(
     prepared = {data.spec.model_dump_json(): data} if prepared is None else prepared
     cpu_started = time.process_time() if cpu_started is None else cpu_started
     for number, weight in weights.items():
-        checkpoint = results.trial(number).checkpoint
+        trial_dir = results.trial(number)
         if refit:
             checkpoint = refit_trial(folder, by_number[number], init_from, prepared)
-        elif results.trial(number).fold_models.is_file():
-            checkpoint = results.trial(number).fold_models
-        elif trials.FOLD_VALUES in by_number[number].user_attrs:
+        else:
+            checkpoint = trial_dir.own_model()
+        cross_validated = trials.FOLD_VALUES in by_number[number].user_attrs
+        if checkpoint == trial_dir.checkpoint and cross_validated:
             notes.append(
                 f"ensemble member {number} kept no fold models (it ran before they were kept "
                 f"for every trial): it is tested as its best fold's model"

@@ -88,6 +88,11 @@ class TrialFolder:
         each fold's on its own held-out tracks: out-of-fold predictions)."""
         return self.path / VALIDATION_OUTPUTS
 
+    def own_model(self) -> Path:
+        """The model as the search trained it: its fold models (their mean) where they were
+        kept, else its checkpoint (with folds, its best fold's)."""
+        return self.fold_models if self.fold_models.is_file() else self.checkpoint
+
     def tested_model(self) -> Path:
         """The model the trial stands for, as its test scored it (see sweep.selection): its
         fold models (an ensemble), else its refit on train+validation, else its checkpoint

@@ -65,6 +65,15 @@ def test_the_tested_model_is_the_fold_ensemble_then_the_refit_then_the_checkpoin
     assert trial.tested_model() == trial.fold_models
 
 
+def test_its_own_model_is_the_fold_ensemble_else_the_checkpoint_never_the_refit(tmp_path):
+    trial = TrialFolder(tmp_path / "trials" / "0")
+    trial.path.mkdir(parents=True)
+    trial.refit.write_bytes(b"")
+    assert trial.own_model() == trial.checkpoint
+    trial.fold_models.write_bytes(b"")
+    assert trial.own_model() == trial.fold_models
+
+
 def test_trial_folders_are_numbered_and_sorted(tmp_path):
     folder = StudyFolder(tmp_path / "s")
     assert folder.trial_folders() == []
