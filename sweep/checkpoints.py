@@ -71,10 +71,14 @@ def save_checkpoint(
     model: torch.nn.Module,
     result: FitResult,
     fold_models: list[dict] | None = None,
+    refit_epochs: int | None = None,
 ) -> None:
     """Best weights plus everything needed to rebuild and feed the model without the spec.
-    With `fold_models` (every fold's weights), it stands for their ensemble."""
+    With `fold_models` (every fold's weights), it stands for their ensemble; `refit_epochs`:
+    a refit on train+validation, trained for that many epochs of the search's schedule."""
     extra = {} if fold_models is None else {"fold_state_dicts": fold_models}
+    if refit_epochs is not None:
+        extra["refit_epochs"] = refit_epochs
     torch.save(
         {
             "format": CHECKPOINT_FORMAT,

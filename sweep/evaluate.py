@@ -30,6 +30,7 @@ from sweep.checkpoints import (
     build,
     load_checkpoint,
     predict_checkpoint,
+    read_checkpoint,
     save_checkpoint,
     save_ensemble,
 )
@@ -240,6 +241,8 @@ def test_ensemble(
                 f"for every trial): it is tested as its best fold's model"
             )
         model, ckpt = load_checkpoint(checkpoint)
+        folds_in = len(ckpt.get("fold_state_dicts") or [])
+        tested_as = "refit" if refit else f"{folds_in} fold models" if folds_in else "checkpoint"
         # a trial may search the data: each member on its own
         member_data = prepared_for(Spec.model_validate(ckpt["spec"]).resolved_data, prepared)
         member_test = test if member_data is data else member_data.test()
@@ -254,6 +257,7 @@ def test_ensemble(
                 "weight": weight,
                 "backbone": ckpt["spec"]["model"]["backbone"],
                 "validation": by_number[number].value,
+                "tested_as": tested_as,  # "refit", "k fold models" (their mean), "checkpoint"
                 **{k: v for k, v in scores.items() if k in MEMBER_SCORES},
             }
         )
@@ -304,16 +308,19 @@ def refit_trial(
 ) -> Path:
     """A trial's configuration trained again on train+validation (`refit_model`), saved as
     `refit.pt` beside its checkpoint, once. `prepared`: data already prepared, by data spec
-    (an ensemble's members share it)."""
+    (an ensemble's members share it).
+
+    A `refit.pt` without `refit_epochs` was made before the refit kept the search's
+    schedule (it squeezed the whole cosine into the best epoch): it is made again."""
     trial_dir = StudyFolder(folder).trial(trial.number)
     path = trial_dir.refit
-    if path.is_file():
+    if path.is_file() and "refit_epochs" in read_checkpoint(path):
         return path
     resolved = Spec.model_validate(yaml.safe_load(trial_dir.config.read_text()))
     data = prepared_for(resolved.resolved_data, {} if prepared is None else prepared)
     best_epoch = trial.user_attrs.get(trials.BEST_EPOCH, resolved.training.max_epochs)
     model, result = refit_model(resolved, data, best_epoch, init_from)
-    save_checkpoint(path, resolved, data, model, result)
+    save_checkpoint(path, resolved, data, model, result, refit_epochs=len(result.history))
     return path
 
 

@@ -15,6 +15,7 @@ from sweep import ensemble
 from sweep.checkpoints import EnsembleOfTrials, load_checkpoint
 from sweep.data import prepare
 from sweep.predict import model_outputs
+from sweep.report.sections import how_chosen
 from sweep.results import StudyFolder, find_model
 from sweep.run import run_study
 from sweep.spec import SelectionSpec
@@ -281,6 +282,8 @@ def test_the_report_shows_the_members_their_weights_and_scores(ensemble_study):
     assert "Ensemble of trials" in text and "greedy ensemble selection" in text
     for m in outcome.test["ensemble"]["members"]:
         assert f"| #{m['trial']} | {m['weight']:.2f} | lstm |" in text
+        assert m["tested_as"] == "checkpoint"  # one split: the trial's own model
+    assert "fold models" not in text
 
 
 def test_a_second_run_keeps_the_tested_ensemble(ensemble_study):
@@ -346,6 +349,9 @@ def test_cross_validated_members_are_the_means_of_their_fold_models(tmp_path):
     # ensemble.pt holds each member's two fold models, which sweep predict averages
     _, saved = load_checkpoint(folder.ensemble)
     assert all(len(m["checkpoint"]["fold_state_dicts"]) == 2 for m in saved["members"])
+    # and the report says what a member is
+    assert {m["tested_as"] for m in tested["members"]} == {"2 fold models"}
+    assert "each member tested as the mean of its 2 fold models" in how_chosen(tested)
 
 
 def test_fold_models_of_trials_that_can_no_longer_be_members_are_removed(tmp_path, monkeypatch):

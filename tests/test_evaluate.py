@@ -71,3 +71,30 @@ def test_a_refit_trains_the_best_epoch_with_the_searchs_learning_rates(tmp_path,
         # train+validation has more steps an epoch than train: the same point of the cosine
         assert result.history[-1].lr == pytest.approx(searched_lr[best_epoch], rel=0.1)
         assert result.history[-1].lr > 0.5 * 3e-2
+
+
+def test_a_refit_from_before_the_searchs_schedule_was_kept_is_made_again(tmp_path, tiny_root):
+    """A continued study may hold a `refit.pt` that squeezed the cosine into the best epoch
+    (sweep before the refit kept the search's schedule): it is refitted, not reused."""
+    from sweep.checkpoints import read_checkpoint
+    from sweep.evaluate import refit_trial
+    from sweep.results import StudyFolder
+
+    spec = tiny_spec(
+        tmp_path, tiny_root, search={"n_trials": 1, "selection": {"folds": 1, "final": "refit"}}
+    )
+    outcome = run_study(spec, tmp_path / "results")
+    trial = outcome.study.trials[0]
+    path = StudyFolder(outcome.folder).trial(trial.number).refit
+    ckpt = read_checkpoint(path)
+    assert ckpt["refit_epochs"] == trial.user_attrs["best_epoch"]
+    del ckpt["refit_epochs"]  # as the older sweep saved it, with weights that show a rewrite
+    ckpt["state_dict"] = {k: torch.zeros_like(v) for k, v in ckpt["state_dict"].items()}
+    torch.save(ckpt, path)
+    refit_trial(outcome.folder, trial, None)
+    again = read_checkpoint(path)
+    assert again["refit_epochs"] == trial.user_attrs["best_epoch"]
+    assert any(v.abs().sum() > 0 for v in again["state_dict"].values())
+    written = path.stat().st_mtime_ns
+    refit_trial(outcome.folder, trial, None)  # a refit of the current kind is kept
+    assert path.stat().st_mtime_ns == written

@@ -72,7 +72,7 @@ def study_section(record: StudyRecord, out: Path, lines: Sequence[dict]) -> list
                     f"(Caruana et al. 2004) over {candidates} complete "
                     + ("trial's" if candidates == 1 else "trials'")
                     + f" predictions on the tracks they were validated on, {ensemble['rounds']} "
-                    f"rounds{_how_chosen(ensemble)}; each member's own scores:"
+                    f"rounds{how_chosen(ensemble)}; each member's own scores:"
                 ),
                 members,
             ]
@@ -294,11 +294,18 @@ def _figure_blocks(
     return blocks
 
 
-def _how_chosen(ensemble: dict) -> str:
+def how_chosen(ensemble: dict) -> str:
     """How the ensemble was bagged and its members tested, in words (an ensemble from before
     bagging has no bags)."""
     bags = ensemble.get("bags", 1)
     said = f" in each of {bags} bags of half the trials, their weights averaged" if bags > 1 else ""
     if ensemble.get("refit"):
-        said += "; each member tested as retrained on train+validation for its best epoch"
+        return said + "; each member tested as retrained on train+validation for its best epoch"
+    folds = {m.get("tested_as") for m in ensemble.get("members", [])}
+    if len(folds) == 1 and (only := folds.pop()) and only.endswith("fold models"):
+        k = only.split()[0]
+        said += (
+            f"; each member tested as the mean of its {k} fold models, which together trained "
+            f"on every train+validation track"
+        )
     return said
