@@ -301,11 +301,10 @@ def how_chosen(ensemble: dict) -> str:
     said = f" in each of {bags} bags of half the trials, their weights averaged" if bags > 1 else ""
     if ensemble.get("refit"):
         return said + "; each member tested as retrained on train+validation for its best epoch"
-    folds = {m.get("tested_as") for m in ensemble.get("members", [])}
-    if len(folds) == 1 and (only := folds.pop()) and only.endswith("fold models"):
-        k = only.split()[0]
+    tested = {m.get("tested_as", "") for m in ensemble.get("members", [])}  # older: none
+    if len(tested) == 1 and (how := tested.pop()).endswith(" fold models"):
         said += (
-            f"; each member tested as the mean of its {k} fold models, which together trained "
-            f"on every train+validation track"
+            f"; each member tested as the mean of its {how}, which together trained on every "
+            f"train+validation track"
         )
     return said
