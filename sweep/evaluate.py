@@ -79,7 +79,7 @@ def evaluate_on_test(
     )
     test = None
     device = pick_device(spec.training.device)
-    report = {}
+    report, outputs_of = {}, {}  # role -> test outputs, for test_outputs.npz
     for role, trial in chosen.items():
         before = stored.get(role, {})
         trial_dir = results.trial(trial.number)
@@ -110,6 +110,7 @@ def evaluate_on_test(
         model, ckpt = load_checkpoint(checkpoint)
         test = data.test() if test is None else test
         outputs = predict_checkpoint(model, ckpt, data, test, spec.training.batch_size, device)
+        outputs_of[role] = outputs
         names = data.class_names if data.task == "classification" else data.target_names
         report[role] = {
             "trial": trial.number,
@@ -129,12 +130,16 @@ def evaluate_on_test(
             init_from,
             prepared,
             cpu_started,
+            outputs_of,
         )
         if tested:
             report["ensemble"] = tested
     if report:
         results.write_json(results.test, report)
         study.set_user_attr(trials.TEST, report)
+    if outputs_of:
+        test = data.test() if test is None else test
+        results.save_test_outputs(test.ids, test.targets, outputs_of)
     keep = {t.number for t in chosen.values()}
     if final == "ensemble_selection":  # and every trial that can still be a member
         keep |= {t.number for t in ensemble_candidates(study, spec)}
@@ -157,9 +162,11 @@ def test_ensemble(
     init_from: Path | None = None,
     prepared: dict[str, PreparedData] | None = None,
     cpu_started: float | None = None,
+    outputs_of: dict[str, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """Choose an ensemble of the complete trials on their out-of-fold predictions and test
-    it, with each member's own test score; `ensemble.pt` holds it for `sweep predict`.
+    it, with each member's own test score; `ensemble.pt` holds it for `sweep predict`, and
+    `outputs_of["ensemble"]` its outputs on the test split (where it was tested now).
 
     With `search.selection.ensemble_refit`, each member is its configuration retrained on
     train+validation for its best epoch (`refit_trial`), as the pooled-features baseline
@@ -266,6 +273,9 @@ def test_ensemble(
     held_out_value = ensemble.score_key(
         ensemble.blend(weights, candidates), targets, data.task, spec.metric, "maximize"
     )[0]
+    blended = ensemble.blend(weights, outputs)
+    if outputs_of is not None:
+        outputs_of["ensemble"] = blended
     return {
         "final": "ensemble_selection",
         "trial": None,
@@ -276,7 +286,7 @@ def test_ensemble(
         "refit": refit,
         "cpu_seconds": time.process_time() - cpu_started,  # every refit and test of the study
         "validation": held_out_value,  # the ensemble's score on the held-out predictions
-        **evaluation_report(data.task, ensemble.blend(weights, outputs), test.targets, names),
+        **evaluation_report(data.task, blended, test.targets, names),
     }
 
 

@@ -15,6 +15,8 @@ The layout, owned here and nowhere else:
       test.json           the best and the reference trial, each tested once (and the
                           ensemble of trials, with `final: ensemble_selection`)
       ensemble.pt         that ensemble: its members' checkpoints and weights
+      test_outputs.npz    each tested role's outputs on the test tracks (ids, targets,
+                          best, reference, ensemble): the report's paired comparisons
       trials/<n>/         config.yaml (the trial's resolved spec), curves.json (per epoch),
                           checkpoint.pt (its best weights), folds.pt (its fold models, for
                           `final: ensemble`, or `ensemble_selection` with folds),
@@ -28,10 +30,12 @@ report, predict, transfer and the baseline alike.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 
 from sweep.errors import SweepError
@@ -50,6 +54,7 @@ FOLD_MODELS = "folds.pt"  # a trial's fold models, kept where a test may use the
 REFIT = "refit.pt"  # a trial's configuration retrained on train+validation (`final: refit`)
 VALIDATION_OUTPUTS = "validation.npz"  # ids, outputs, targets of its validation tracks
 ENSEMBLE = "ensemble.pt"  # the study's ensemble of trials (`final: ensemble_selection`)
+TEST_OUTPUTS = "test_outputs.npz"  # ids, targets, and the outputs of each role tested
 
 
 @dataclass(frozen=True)
@@ -150,6 +155,10 @@ class StudyFolder:
         return self.path / ENSEMBLE
 
     @property
+    def test_outputs(self) -> Path:
+        return self.path / TEST_OUTPUTS
+
+    @property
     def trials(self) -> Path:
         return self.path / TRIALS
 
@@ -180,6 +189,26 @@ class StudyFolder:
         """test.json's results ("best", "reference"); empty if the study was not tested."""
         test = self.read_json(self.test)
         return test if isinstance(test, dict) else {}
+
+    def save_test_outputs(
+        self, ids: Sequence[str], targets: np.ndarray, outputs: dict[str, np.ndarray]
+    ) -> None:
+        """Add `outputs` (role -> outputs on the test tracks, in the order of `ids`) to
+        test_outputs.npz, keeping the roles tested before (each is tested once)."""
+        kept = self.read_test_outputs() or {}
+        ids = np.asarray(ids).astype(str)
+        if "ids" in kept and not np.array_equal(kept["ids"], ids):
+            kept = {}  # another test split (the data changed): the old outputs are not its
+        roles = {k: v for k, v in kept.items() if k not in ("ids", "targets")}
+        np.savez(self.test_outputs, ids=ids, targets=targets, **{**roles, **outputs})
+
+    def read_test_outputs(self) -> dict[str, np.ndarray] | None:
+        """test_outputs.npz as {"ids", "targets", role...}; None if absent or unreadable."""
+        try:
+            with np.load(self.test_outputs) as saved:
+                return {k: saved[k] for k in saved.files}
+        except (OSError, ValueError):
+            return None
 
     def load_study(self) -> optuna.Study:
         """The study in this folder's journal, read only: nothing is created or written.

@@ -286,6 +286,24 @@ def test_the_report_shows_the_members_their_weights_and_scores(ensemble_study):
     assert "fold models" not in text
 
 
+def test_each_roles_test_outputs_are_kept_and_the_report_bootstraps_the_margin(ensemble_study):
+    from sweep.report.numbers import margin_interval
+    from sweep.report.records import load_study_record
+    from sweep.report.study_data import attach_data
+
+    tmp, _, _, outcome = ensemble_study
+    saved = StudyFolder(outcome.folder).read_test_outputs()
+    assert {"ids", "targets", "best", "reference", "ensemble"} <= set(saved)
+    for role in ("best", "reference", "ensemble"):  # the outputs test.json's scores came from
+        accuracy = np.mean(saved[role].argmax(axis=1) == saved["targets"])
+        assert accuracy == pytest.approx(outcome.test[role]["accuracy"])
+    record = load_study_record(outcome.folder)
+    attach_data([record], tmp / "results", None, baseline=True)
+    low, high = margin_interval(record, "ensemble")
+    margin = outcome.test["ensemble"]["accuracy"] - record.baseline.test["accuracy"]
+    assert low <= margin <= high and low < high  # a few test tracks: a wide interval
+
+
 def test_a_second_run_keeps_the_tested_ensemble(ensemble_study):
     tmp, _, spec, outcome = ensemble_study
     folder = StudyFolder(outcome.folder)

@@ -52,6 +52,8 @@ class BaselineResult:
         sizes: tracks per split.
         seconds: time to pool and fit everything.
         notes: anything a reader should know (a grid value that did not converge...).
+        outputs: its outputs on the test tracks (probabilities or values), in the order of
+            `ids`: what the report compares a study's result with, track by track.
     """
 
     model: str
@@ -61,6 +63,8 @@ class BaselineResult:
     sizes: dict[str, int]
     seconds: float
     notes: list[str] = field(default_factory=list)
+    outputs: np.ndarray | None = None
+    ids: list[str] = field(default_factory=list)
 
 
 def pooled_features(tracks: TrackSet) -> np.ndarray:
@@ -110,6 +114,7 @@ def run_baseline(data: PreparedData, refit: bool = True) -> BaselineResult:
     else:
         result = _regression(data, x_train, x_val, x_test, test.targets, refit)
     result.sizes = sizes
+    result.ids = list(test.ids)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -149,7 +154,7 @@ def _classification(
     proba[:, model.classes_] = model.predict_proba(x_test)
     report = evaluation_report("classification", proba, y_test, data.class_names)
     return BaselineResult(
-        "LogisticRegression", {"C": c}, {"accuracy": score}, report, {}, 0.0, notes
+        "LogisticRegression", {"C": c}, {"accuracy": score}, report, {}, 0.0, notes, proba
     )
 
 
@@ -182,4 +187,4 @@ def _regression(
             model.fit(np.vstack([x_train, x_val]), np.concatenate([y_train[:, k], y_val[:, k]]))
         predicted[:, k] = model.predict(x_test)
     report = evaluation_report("regression", predicted, y_test, data.target_names)
-    return BaselineResult("Ridge", chosen, validation, report, {}, 0.0)
+    return BaselineResult("Ridge", chosen, validation, report, {}, 0.0, [], predicted)

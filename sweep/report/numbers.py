@@ -14,8 +14,10 @@ from typing import Any
 import numpy as np
 import optuna
 
+from sweep.metrics import paired_interval
 from sweep.references import reference_table
 from sweep.report.records import StudyRecord
+from sweep.results import StudyFolder
 
 COUNT_KEYS = ("complete", "pruned", "failed", "running")  # a line's trial counts
 
@@ -313,7 +315,26 @@ def headline_lines(records: Sequence[StudyRecord]) -> list[dict[str, Any]]:
                     if scores[result] is not None and baseline is not None
                     else None
                 ),
+                "margin_interval": (
+                    margin_interval(record, "ensemble" if result != "best trial" else "best")
+                    if baseline is not None
+                    else None
+                ),
                 "complete": columns["complete"],
             }
         )
     return lines
+
+
+def margin_interval(record: StudyRecord, role: str) -> tuple[float, float] | None:
+    """The 95% paired bootstrap interval of the study's `role` ("best", "ensemble") minus
+    the baseline, over the test tracks both were scored on (`paired_interval`); None where
+    the study kept no test outputs (tested before they were kept) or the split differs."""
+    base = record.baseline
+    saved = StudyFolder(record.folder).read_test_outputs()
+    if base is None or base.outputs is None or saved is None or role not in saved:
+        return None
+    if [str(i) for i in saved["ids"]] != [str(i) for i in base.ids]:
+        return None
+    metric = "accuracy" if record.task == "classification" else "spearman"
+    return paired_interval(record.task, metric, saved[role], base.outputs, saved["targets"])

@@ -180,13 +180,25 @@ def _verdict(line: dict[str, Any]) -> Cell:
         n = round(abs(margin) * line["test_n"])
         tracks = f" ({n} of {line['test_n']} tracks)"
     result = line["result"]  # the study's own result, as its spec's final chose it
+    interval, noise = line.get("margin_interval"), ""
+    if interval is not None:
+        low, high = interval
+        noise = f"; 95% paired bootstrap interval {low:+.3f} to {high:+.3f}"
+        if margin > 0 and low <= 0:
+            return (  # plain, neither flagged nor praised
+                f"the {result} beats the baseline by {margin:.3f}{tracks}{noise}: within "
+                "the noise of this test split"
+            )
     if margin > 0:
-        return (f"the {result} beats the baseline by {margin:.3f}{tracks}", "pos")
+        return (f"the {result} beats the baseline by {margin:.3f}{tracks}{noise}", "pos")
     if margin == 0:
-        return (f"the {result} ties the baseline: nothing the clip statistics did not say", "neg")
+        return (
+            f"the {result} ties the baseline{noise}: nothing the clip statistics did not say",
+            "neg",
+        )
     return (
-        f"the baseline beats the {result} by {-margin:.3f}{tracks}: nothing learnt that the "
-        "clip statistics did not say",
+        f"the baseline beats the {result} by {-margin:.3f}{tracks}{noise}: nothing learnt "
+        "that the clip statistics did not say",
         "neg",
     )
 

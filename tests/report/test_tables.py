@@ -207,3 +207,23 @@ def test_a_trial_s_numeric_parameter_keeps_to_one_line():
     ]  # fmt: skip
     (row,) = top_trials_table(record({}), trials).rows
     assert row[5:] == [("2.086e-05", "nowrap"), "mean", ("8", "nowrap")]
+
+
+def test_a_margin_inside_the_paired_bootstrap_interval_is_said_to_be_noise():
+    from sweep.report.tables import headline_table
+
+    noise, clear = headline_table(
+        [
+            _headline(0.6625, 0.7, 0.6375, 0.6875, margin_interval=(-0.05, 0.075)),
+            _headline(0.6625, 0.8, 0.6375, 0.6875, margin_interval=(0.05, 0.175)),
+        ]
+    ).rows
+    assert noise[6] == (
+        "the ensemble of trials beats the baseline by 0.013 (1 of 80 tracks); 95% paired "
+        "bootstrap interval -0.050 to +0.075: within the noise of this test split"
+    )  # plain: neither praised nor flagged
+    assert clear[6] == (
+        "the ensemble of trials beats the baseline by 0.113 (9 of 80 tracks); 95% paired "
+        "bootstrap interval +0.050 to +0.175",
+        "pos",
+    )
