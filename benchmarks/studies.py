@@ -20,7 +20,9 @@
   emotify_full, genre_all_beat and multitask on emotify), each given `search.budget` CPU
   minutes, one after another on both cores. For each: the best trial's and the ensemble's
   test score, the reference configuration's (the study's trial 0, selected and tested the
-  same way), and the pooled-features baseline, all on the study's own split.
+  same way), and the pooled-features baseline, all on the study's own split; and the 95%
+  paired bootstrap interval of each tested model minus the baseline (per axis too, for
+  emotion), from the study's test_outputs.npz.
 
 Each `run_*` function returns a dict; `benchmarks/suite.py` runs them all.
 """
@@ -509,14 +511,43 @@ def run_quality(
             row["margin_over_baseline"] = row["best_test"] - row["baseline_test"]
             if ensemble:
                 row["ensemble_margin_over_baseline"] = row["ensemble_test"] - row["baseline_test"]
+            row["intervals_over_baseline"] = _intervals(folder, baseline, data, metric)
             log(
                 f"  {spec} on {data_name}: {row['trials']} trials ({row['complete']} complete) "
                 f"in {row['wall_minutes']:.1f} min; test {metric}: best {row['best_test']:.3f} "
                 f"({row['best_backbone']}), ensemble {row.get('ensemble_test')}, reference "
                 f"{row['reference_test']}, baseline {row['baseline_test']:.3f}"
+                + "".join(
+                    f"; {role} - baseline, 95% paired interval {low:+.3f} to {high:+.3f}"
+                    for role, (low, high) in row["intervals_over_baseline"].items()
+                    if role in ("best", "ensemble")
+                )
             )
             out["specs"][spec] = row
         out["wall_s"] = time.perf_counter() - started
+    return out
+
+
+def _intervals(folder: Path, baseline, data, metric: str) -> dict[str, list[float]]:
+    """The 95% paired bootstrap interval of each tested role minus the baseline on the test
+    tracks (and of each axis, for regression): {role: [low, high], "<role> <axis>": ...};
+    empty where the study kept no test outputs."""
+    from sweep.metrics import paired_interval
+    from sweep.results import StudyFolder
+
+    saved = StudyFolder(folder).read_test_outputs()
+    if saved is None or [str(i) for i in saved["ids"]] != [str(i) for i in baseline.ids]:
+        return {}
+    out, targets = {}, saved["targets"]
+    for role in ("best", "ensemble", "reference"):
+        if role not in saved:
+            continue
+        mine = saved[role]
+        out[role] = list(paired_interval(data.task, metric, mine, baseline.outputs, targets))
+        if metric == "spearman":
+            for k, name in enumerate(data.target_names):
+                a, b, t = mine[:, [k]], baseline.outputs[:, [k]], targets[:, [k]]
+                out[f"{role} {name}"] = list(paired_interval(data.task, metric, a, b, t))
     return out
 
 
