@@ -86,7 +86,8 @@ def evaluate_on_test(
         how = single
         if final == "ensemble_selection" and how == "model" and trial_dir.fold_models.is_file():
             how = "ensemble"  # a cross-validated member stands for its fold models: so does it
-        if before.get("trial") == trial.number and tested_as(before) == how:
+        stale = how == "refit" and REFIT_SCHEDULE not in before  # refitted the old way
+        if before.get("trial") == trial.number and tested_as(before) == how and not stale:
             report[role] = before  # evaluated once, never again
             continue
         checkpoint = trial_dir.checkpoint
@@ -116,6 +117,7 @@ def evaluate_on_test(
             "trial": trial.number,
             "validation": trial.value,
             "final": how,
+            **({REFIT_SCHEDULE: "search"} if how == "refit" else {}),
             "params": trial.params,
             **evaluation_report(data.task, outputs, test.targets, names),
         }
@@ -137,9 +139,9 @@ def evaluate_on_test(
     if report:
         results.write_json(results.test, report)
         study.set_user_attr(trials.TEST, report)
-    if outputs_of:
-        test = data.test() if test is None else test
-        results.save_test_outputs(test.ids, test.targets, outputs_of)
+    if report:  # the roles tested now, and those kept from before (not a role left out now)
+        test = data.test()
+        results.save_test_outputs(test.ids, test.targets, outputs_of, keep=set(report))
     keep = {t.number for t in chosen.values()}
     if final == "ensemble_selection":  # and every trial that can still be a member
         keep |= {t.number for t in ensemble_candidates(study, spec)}
@@ -226,6 +228,7 @@ def test_ensemble(
         stored
         and [[m["trial"], m["weight"]] for m in stored.get("members", [])] == chosen
         and stored.get("refit", False) == refit
+        and (not refit or REFIT_SCHEDULE in stored)  # else refitted the old way: again
     )
     if same and results.ensemble.is_file():
         return stored  # chosen and tested once, never again
@@ -249,7 +252,7 @@ def test_ensemble(
             )
         model, ckpt = load_checkpoint(checkpoint)
         folds_in = len(ckpt.get("fold_state_dicts") or [])
-        tested_as = "refit" if refit else f"{folds_in} fold models" if folds_in else "checkpoint"
+        how_tested = "refit" if refit else f"{folds_in} fold models" if folds_in else "checkpoint"
         # a trial may search the data: each member on its own
         member_data = prepared_for(Spec.model_validate(ckpt["spec"]).resolved_data, prepared)
         member_test = test if member_data is data else member_data.test()
@@ -264,7 +267,7 @@ def test_ensemble(
                 "weight": weight,
                 "backbone": ckpt["spec"]["model"]["backbone"],
                 "validation": by_number[number].value,
-                "tested_as": tested_as,  # "refit", "k fold models" (their mean), "checkpoint"
+                "tested_as": how_tested,  # "refit", "k fold models" (their mean), "checkpoint"
                 **{k: v for k, v in scores.items() if k in MEMBER_SCORES},
             }
         )
@@ -284,6 +287,7 @@ def test_ensemble(
         "rounds": chosen_by.ensemble_size,
         "bags": chosen_by.ensemble_bags,
         "refit": refit,
+        **({REFIT_SCHEDULE: "search"} if refit else {}),
         "cpu_seconds": time.process_time() - cpu_started,  # every refit and test of the study
         "validation": held_out_value,  # the ensemble's score on the held-out predictions
         **evaluation_report(data.task, blended, test.targets, names),
@@ -291,6 +295,9 @@ def test_ensemble(
 
 
 ENSEMBLE_CANDIDATES = 50  # auto-sklearn's ensemble_nbest
+# In a refitted test result: its refits kept the search's learning-rate schedule (b91a787).
+# A result without it was refitted with the cosine squeezed into the best epoch: tested again.
+REFIT_SCHEDULE = "refit_schedule"
 MEMBER_SCORES = ("n", "accuracy", "macro_f1", "weighted_f1", "spearman", "per_target")
 
 

@@ -57,9 +57,14 @@ def paired_interval(
 
     Args:
         metric: a key of `validation_scores` ("accuracy", "macro_f1", "spearman").
+
+    Returns:
+        (low, high); (nan, nan) without tracks.
     """
-    rng = np.random.default_rng(seed)
     n = len(targets)
+    if n == 0:
+        return float("nan"), float("nan")  # no track: nothing to draw
+    rng = np.random.default_rng(seed)
     differences = np.empty(resamples)
     for i in range(resamples):
         draw = rng.integers(0, n, n)

@@ -30,6 +30,7 @@ report, predict, transfer and the baseline alike.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -191,23 +192,31 @@ class StudyFolder:
         return test if isinstance(test, dict) else {}
 
     def save_test_outputs(
-        self, ids: Sequence[str], targets: np.ndarray, outputs: dict[str, np.ndarray]
+        self,
+        ids: Sequence[str],
+        targets: np.ndarray,
+        outputs: dict[str, np.ndarray],
+        keep: set[str],
     ) -> None:
-        """Add `outputs` (role -> outputs on the test tracks, in the order of `ids`) to
-        test_outputs.npz, keeping the roles tested before (each is tested once)."""
+        """Write test_outputs.npz: `outputs` (role -> outputs on the test tracks, in the
+        order of `ids`), and the other roles of `keep` from the file as it was (tested once,
+        before); a role not in `keep` (no longer tested) is dropped. Written whole, then
+        moved into place."""
         kept = self.read_test_outputs() or {}
         ids = np.asarray(ids).astype(str)
         if "ids" in kept and not np.array_equal(kept["ids"], ids):
             kept = {}  # another test split (the data changed): the old outputs are not its
-        roles = {k: v for k, v in kept.items() if k not in ("ids", "targets")}
-        np.savez(self.test_outputs, ids=ids, targets=targets, **{**roles, **outputs})
+        roles = {k: v for k, v in kept.items() if k in keep and k not in outputs}
+        partial = self.test_outputs.with_suffix(".partial.npz")
+        np.savez(partial, ids=ids, targets=targets, **roles, **outputs)
+        os.replace(partial, self.test_outputs)
 
     def read_test_outputs(self) -> dict[str, np.ndarray] | None:
         """test_outputs.npz as {"ids", "targets", role...}; None if absent or unreadable."""
         try:
             with np.load(self.test_outputs) as saved:
                 return {k: saved[k] for k in saved.files}
-        except (OSError, ValueError):
+        except Exception:  # absent, truncated, not an npz: as if there were none
             return None
 
     def load_study(self) -> optuna.Study:

@@ -287,6 +287,7 @@ def test_the_report_shows_the_members_their_weights_and_scores(ensemble_study):
 
 
 def test_each_roles_test_outputs_are_kept_and_the_report_bootstraps_the_margin(ensemble_study):
+    from sweep.metrics import paired_interval
     from sweep.report.numbers import margin_interval
     from sweep.report.records import load_study_record
     from sweep.report.study_data import attach_data
@@ -299,18 +300,30 @@ def test_each_roles_test_outputs_are_kept_and_the_report_bootstraps_the_margin(e
         assert accuracy == pytest.approx(outcome.test[role]["accuracy"])
     record = load_study_record(outcome.folder)
     attach_data([record], tmp / "results", None, baseline=True)
+    base = record.baseline  # its outputs are those of its score, on the same tracks
+    assert [str(i) for i in base.ids] == [str(i) for i in saved["ids"]]
+    assert np.mean(base.outputs.argmax(axis=1) == saved["targets"]) == base.test["accuracy"]
     low, high = margin_interval(record, "ensemble")
-    margin = outcome.test["ensemble"]["accuracy"] - record.baseline.test["accuracy"]
-    assert low <= margin <= high and low < high  # a few test tracks: a wide interval
+    assert (low, high) == paired_interval(
+        "classification", "accuracy", saved["ensemble"], base.outputs, saved["targets"]
+    )
+    assert -1 <= low < high <= 1  # a few test tracks: a wide interval
+    # outputs that do not give the score the table shows are not bootstrapped
+    record.test = {**record.test, "ensemble": {**record.test["ensemble"], "accuracy": -1.0}}
+    assert margin_interval(record, "ensemble") is None
 
 
 def test_a_second_run_keeps_the_tested_ensemble(ensemble_study):
     tmp, _, spec, outcome = ensemble_study
     folder = StudyFolder(outcome.folder)
     before = folder.ensemble.stat().st_mtime_ns
+    outputs = folder.read_test_outputs()
     again = run_study(spec, tmp / "results")
     assert again.test["ensemble"] == outcome.test["ensemble"]
     assert folder.ensemble.stat().st_mtime_ns == before  # chosen and tested once
+    kept = folder.read_test_outputs()  # every role's outputs kept, though none was tested
+    assert set(kept) == set(outputs) == {"ids", "targets", "best", "reference", "ensemble"}
+    assert all(np.array_equal(kept[k], outputs[k]) for k in outputs)
 
 
 def assert_scored_as(tested: dict, checkpoints: dict, data) -> None:

@@ -98,3 +98,14 @@ def test_a_refit_from_before_the_searchs_schedule_was_kept_is_made_again(tmp_pat
     written = path.stat().st_mtime_ns
     refit_trial(outcome.folder, trial, None)  # a refit of the current kind is kept
     assert path.stat().st_mtime_ns == written
+    # and a test result refitted the old way (test.json without refit_schedule) is tested
+    # again when the study is continued, not kept
+    folder = StudyFolder(outcome.folder)
+    stored = folder.read_test()
+    assert stored["best"]["refit_schedule"] == "search"
+    del stored["best"]["refit_schedule"]
+    stored["best"]["accuracy"] = -1.0  # a score no test gives
+    folder.write_json(folder.test, stored)
+    again = run_study(spec, tmp_path / "results")
+    assert again.test["best"]["refit_schedule"] == "search"
+    assert again.test["best"]["accuracy"] == outcome.test["best"]["accuracy"]

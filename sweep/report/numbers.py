@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import optuna
 
-from sweep.metrics import paired_interval
+from sweep.metrics import paired_interval, validation_scores
 from sweep.references import reference_table
 from sweep.report.records import StudyRecord
 from sweep.results import StudyFolder
@@ -317,7 +317,7 @@ def headline_lines(records: Sequence[StudyRecord]) -> list[dict[str, Any]]:
                 ),
                 "margin_interval": (
                     margin_interval(record, "ensemble" if result != "best trial" else "best")
-                    if baseline is not None
+                    if baseline is not None and scores[result] is not None
                     else None
                 ),
                 "complete": columns["complete"],
@@ -329,7 +329,8 @@ def headline_lines(records: Sequence[StudyRecord]) -> list[dict[str, Any]]:
 def margin_interval(record: StudyRecord, role: str) -> tuple[float, float] | None:
     """The 95% paired bootstrap interval of the study's `role` ("best", "ensemble") minus
     the baseline, over the test tracks both were scored on (`paired_interval`); None where
-    the study kept no test outputs (tested before they were kept) or the split differs."""
+    the study kept no test outputs (tested before they were kept), the split differs, or
+    the outputs kept do not give test.json's score (not the model the table shows)."""
     base = record.baseline
     saved = StudyFolder(record.folder).read_test_outputs()
     if base is None or base.outputs is None or saved is None or role not in saved:
@@ -337,4 +338,8 @@ def margin_interval(record: StudyRecord, role: str) -> tuple[float, float] | Non
     if [str(i) for i in saved["ids"]] != [str(i) for i in base.ids]:
         return None
     metric = "accuracy" if record.task == "classification" else "spearman"
+    scored = validation_scores(record.task, saved[role], saved["targets"])[metric]
+    shown = record.test.get(role, {}).get(metric)
+    if shown is None or abs(scored - shown) > 1e-6:
+        return None
     return paired_interval(record.task, metric, saved[role], base.outputs, saved["targets"])

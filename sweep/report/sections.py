@@ -9,6 +9,7 @@ exist.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -301,10 +302,15 @@ def how_chosen(ensemble: dict) -> str:
     said = f" in each of {bags} bags of half the trials, their weights averaged" if bags > 1 else ""
     if ensemble.get("refit"):
         return said + "; each member tested as retrained on train+validation for its best epoch"
-    tested = {m.get("tested_as", "") for m in ensemble.get("members", [])}  # older: none
-    if len(tested) == 1 and (how := tested.pop()).endswith(" fold models"):
+    tested = Counter(m.get("tested_as", "") for m in ensemble.get("members", []))  # older: ""
+    if len(tested) == 1 and (how := next(iter(tested))).endswith(" fold models"):
         said += (
             f"; each member tested as the mean of its {how}, which together trained on every "
             f"train+validation track"
         )
+    elif len(tested) > 1 and "" not in tested:
+        said += "; members tested " + ", ".join(
+            f"{n} as the mean of their {how}" if how.endswith("fold models") else f"{n} as {how}"
+            for how, n in tested.items()
+        )  # "2 as the mean of their 5 fold models, 1 as checkpoint"
     return said

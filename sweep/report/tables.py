@@ -196,6 +196,12 @@ def _verdict(line: dict[str, Any]) -> Cell:
             f"the {result} ties the baseline{noise}: nothing the clip statistics did not say",
             "neg",
         )
+    if interval is not None and interval[1] >= 0:  # a loss inside the noise: still no win
+        return (
+            f"the baseline beats the {result} by {-margin:.3f}{tracks}{noise}: within the "
+            "noise of this test split, and nothing shown that the clip statistics did not say",
+            "neg",
+        )
     return (
         f"the baseline beats the {result} by {-margin:.3f}{tracks}{noise}: nothing learnt "
         "that the clip statistics did not say",

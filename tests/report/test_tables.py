@@ -227,3 +227,18 @@ def test_a_margin_inside_the_paired_bootstrap_interval_is_said_to_be_noise():
         "bootstrap interval +0.050 to +0.175",
         "pos",
     )
+
+
+def test_a_loss_inside_the_interval_is_noise_and_still_no_win():
+    from sweep.report.tables import headline_table
+
+    (row,) = headline_table(
+        [_headline(0.675, None, 0.6375, 0.6875, margin_interval=(-0.1, 0.075))]
+    ).rows
+    text, css = row[6]
+    assert css == "neg"
+    assert text == (
+        "the baseline beats the best trial by 0.013 (1 of 80 tracks); 95% paired bootstrap "
+        "interval -0.100 to +0.075: within the noise of this test split, and nothing shown "
+        "that the clip statistics did not say"
+    )
