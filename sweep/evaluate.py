@@ -80,6 +80,7 @@ def evaluate_on_test(
     test = None
     device = pick_device(spec.training.device)
     report, outputs_of = {}, {}  # role -> test outputs, for test_outputs.npz
+    kept_outputs = _outputs_kept(results, data) if stored else {}
     for role, trial in chosen.items():
         before = stored.get(role, {})
         trial_dir = results.trial(trial.number)
@@ -89,6 +90,13 @@ def evaluate_on_test(
         stale = how == "refit" and REFIT_SCHEDULE not in before  # refitted the old way
         if before.get("trial") == trial.number and tested_as(before) == how and not stale:
             report[role] = before  # evaluated once, never again
+            if role not in kept_outputs and trial_dir.tested_model().is_file():
+                # tested before its outputs were kept: the same model predicts them again,
+                # as its test did
+                model, ckpt = load_checkpoint(trial_dir.tested_model())
+                outputs_of[role] = predict_checkpoint(
+                    model, ckpt, data, data.test(), spec.training.batch_size, device
+                )
             continue
         checkpoint = trial_dir.checkpoint
         if not checkpoint.is_file():
@@ -231,6 +239,18 @@ def test_ensemble(
         and (not refit or REFIT_SCHEDULE in stored)  # else refitted the old way: again
     )
     if same and results.ensemble.is_file():
+        if outputs_of is not None and "ensemble" not in _outputs_kept(results, data):
+            # tested before its outputs were kept: the same members predict them once more
+            saved, kept = load_checkpoint(results.ensemble)
+            prepared = {data.spec.model_dump_json(): data} if prepared is None else prepared
+            device = pick_device(spec.training.device)
+            outputs_of["ensemble"] = ensemble.blend(
+                {i: m["weight"] for i, m in enumerate(kept["members"])},
+                {
+                    i: member_outputs(model, m["checkpoint"], data, prepared, device)
+                    for i, (model, m) in enumerate(zip(saved.models, kept["members"], strict=True))
+                },
+            )
         return stored  # chosen and tested once, never again
     by_number = {t.number: t for t in complete}
     test, device = data.test(), pick_device(spec.training.device)
@@ -253,13 +273,7 @@ def test_ensemble(
         model, ckpt = load_checkpoint(checkpoint)
         folds_in = len(ckpt.get("fold_state_dicts") or [])
         how_tested = "refit" if refit else f"{folds_in} fold models" if folds_in else "checkpoint"
-        # a trial may search the data: each member on its own
-        member_data = prepared_for(Spec.model_validate(ckpt["spec"]).resolved_data, prepared)
-        member_test = test if member_data is data else member_data.test()
-        batch_size = int(ckpt["spec"]["training"]["batch_size"])
-        outputs[number] = predict_checkpoint(
-            model, ckpt, member_data, member_test, batch_size, device
-        )
+        outputs[number] = member_outputs(model, ckpt, data, prepared, device)
         scores = evaluation_report(data.task, outputs[number], test.targets, names)
         members.append(
             {
@@ -292,6 +306,27 @@ def test_ensemble(
         "validation": held_out_value,  # the ensemble's score on the held-out predictions
         **evaluation_report(data.task, blended, test.targets, names),
     }
+
+
+def member_outputs(
+    model: torch.nn.Module,
+    ckpt: dict,
+    data: PreparedData,
+    prepared: dict[str, PreparedData],
+    device: torch.device,
+) -> np.ndarray:
+    """One ensemble member's outputs on the study's test tracks, its data prepared as its
+    own checkpoint says (a trial may search the data: crops, windows...)."""
+    member_data = prepared_for(Spec.model_validate(ckpt["spec"]).resolved_data, prepared)
+    batch_size = int(ckpt["spec"]["training"]["batch_size"])
+    return predict_checkpoint(model, ckpt, member_data, member_data.test(), batch_size, device)
+
+
+def _outputs_kept(results: StudyFolder, data: PreparedData) -> dict[str, np.ndarray]:
+    """test_outputs.npz's roles, where it holds this test split's ({} else)."""
+    saved = results.read_test_outputs() or {}
+    ids = np.asarray(data.test().ids).astype(str)
+    return saved if "ids" in saved and np.array_equal(saved["ids"], ids) else {}
 
 
 ENSEMBLE_CANDIDATES = 50  # auto-sklearn's ensemble_nbest

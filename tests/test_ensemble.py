@@ -326,6 +326,21 @@ def test_a_second_run_keeps_the_tested_ensemble(ensemble_study):
     assert all(np.array_equal(kept[k], outputs[k]) for k in outputs)
 
 
+def test_a_study_tested_before_outputs_were_kept_gets_them_when_continued(ensemble_study):
+    tmp, _, spec, outcome = ensemble_study
+    folder = StudyFolder(outcome.folder)
+    before = folder.read_test_outputs()
+    ensemble_written = folder.ensemble.stat().st_mtime_ns
+    folder.test_outputs.unlink()  # as a study tested by an older sweep
+    again = run_study(spec, tmp / "results")
+    assert again.test == outcome.test  # nothing tested again
+    assert folder.ensemble.stat().st_mtime_ns == ensemble_written
+    rebuilt = folder.read_test_outputs()  # the same models predicted the same outputs
+    assert set(rebuilt) == set(before) == {"ids", "targets", "best", "reference", "ensemble"}
+    for role in ("best", "reference", "ensemble"):
+        assert np.allclose(rebuilt[role], before[role], atol=1e-6)
+
+
 def assert_scored_as(tested: dict, checkpoints: dict, data) -> None:
     """Each member's test score, and the ensemble's, are those of `checkpoints` (trial ->
     the checkpoint it should have been tested as) on the test split."""
