@@ -532,22 +532,17 @@ def _intervals(folder: Path, baseline, data, metric: str) -> dict[str, list[floa
     """The 95% paired bootstrap interval of each tested role minus the baseline on the test
     tracks (and of each axis, for regression): {role: [low, high], "<role> <axis>": ...};
     empty where the study kept no test outputs."""
-    from sweep.metrics import paired_interval
+    from sweep.report.baseline import interval_over
     from sweep.results import StudyFolder
 
-    saved = StudyFolder(folder).read_test_outputs()
-    if saved is None or [str(i) for i in saved["ids"]] != [str(i) for i in baseline.ids]:
-        return {}
-    out, targets = {}, saved["targets"]
+    saved = StudyFolder(folder).read_test_outputs() or {}
+    axes = list(enumerate(data.target_names)) if metric == "spearman" else []
+    out = {}
     for role in ("best", "ensemble", "reference"):
-        if role not in saved:
-            continue
-        mine = saved[role]
-        out[role] = list(paired_interval(data.task, metric, mine, baseline.outputs, targets))
-        if metric == "spearman":
-            for k, name in enumerate(data.target_names):
-                a, b, t = mine[:, [k]], baseline.outputs[:, [k]], targets[:, [k]]
-                out[f"{role} {name}"] = list(paired_interval(data.task, metric, a, b, t))
+        for axis, label in [(None, role)] + [(k, f"{role} {name}") for k, name in axes]:
+            interval = interval_over(baseline, saved, role, data.task, metric, axis)
+            if interval is not None:
+                out[label] = list(interval)
     return out
 
 

@@ -147,8 +147,7 @@ def evaluate_on_test(
     if report:
         results.write_json(results.test, report)
         study.set_user_attr(trials.TEST, report)
-    if report:  # the roles tested now, and those kept from before (not a role left out now)
-        test = data.test()
+        test = data.test()  # the outputs of the roles tested now; those of before are kept
         results.save_test_outputs(test.ids, test.targets, outputs_of, keep=set(report))
     keep = {t.number for t in chosen.values()}
     if final == "ensemble_selection":  # and every trial that can still be a member

@@ -30,7 +30,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sweep.data import PreparedData
-from sweep.metrics import evaluation_report, spearman
+from sweep.metrics import evaluation_report, paired_interval, spearman
 from sweep.tracks import TrackSet
 
 C_GRID = (0.001, 0.01, 0.1, 1.0, 10.0)  # inverse regularisation of the logistic regression
@@ -65,6 +65,28 @@ class BaselineResult:
     notes: list[str] = field(default_factory=list)
     outputs: np.ndarray | None = None
     ids: list[str] = field(default_factory=list)
+
+
+def interval_over(
+    baseline: BaselineResult,
+    saved: dict[str, np.ndarray],
+    role: str,
+    task: str,
+    metric: str,
+    axis: int | None = None,
+) -> tuple[float, float] | None:
+    """The 95% paired bootstrap interval (`paired_interval`) of a study's `role` minus the
+    baseline, from the study's test outputs (`StudyFolder.read_test_outputs`), on the
+    whole metric or on one target `axis`; None where `saved` lacks the role or holds other
+    tracks than the baseline's."""
+    if baseline.outputs is None or role not in saved:
+        return None
+    if [str(i) for i in saved["ids"]] != [str(i) for i in baseline.ids]:
+        return None
+    mine, theirs, targets = saved[role], baseline.outputs, saved["targets"]
+    if axis is not None:
+        mine, theirs, targets = mine[:, [axis]], theirs[:, [axis]], targets[:, [axis]]
+    return paired_interval(task, metric, mine, theirs, targets)
 
 
 def pooled_features(tracks: TrackSet) -> np.ndarray:

@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 import optuna
 
-from sweep.metrics import paired_interval, validation_scores
+from sweep.metrics import validation_scores
 from sweep.references import reference_table
+from sweep.report.baseline import interval_over
 from sweep.report.records import StudyRecord
 from sweep.results import StudyFolder
 
@@ -331,15 +332,12 @@ def margin_interval(record: StudyRecord, role: str) -> tuple[float, float] | Non
     the baseline, over the test tracks both were scored on (`paired_interval`); None where
     the study kept no test outputs (tested before they were kept), the split differs, or
     the outputs kept do not give test.json's score (not the model the table shows)."""
-    base = record.baseline
     saved = StudyFolder(record.folder).read_test_outputs()
-    if base is None or base.outputs is None or saved is None or role not in saved:
-        return None
-    if [str(i) for i in saved["ids"]] != [str(i) for i in base.ids]:
+    if record.baseline is None or saved is None or role not in saved:
         return None
     metric = "accuracy" if record.task == "classification" else "spearman"
     scored = validation_scores(record.task, saved[role], saved["targets"])[metric]
     shown = record.test.get(role, {}).get(metric)
     if shown is None or abs(scored - shown) > 1e-6:
         return None
-    return paired_interval(record.task, metric, saved[role], base.outputs, saved["targets"])
+    return interval_over(record.baseline, saved, role, record.task, metric)
