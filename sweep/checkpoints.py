@@ -24,7 +24,7 @@ import torch
 
 from sweep.data import PreparedData
 from sweep.errors import SpecError, SweepError
-from sweep.model import build_model
+from sweep.model import build_model, tell_input_standardisation
 from sweep.spec import Spec
 from sweep.train import FitResult, predict
 
@@ -61,6 +61,7 @@ def build(spec: Spec, data: PreparedData) -> torch.nn.Module:
         raise SpecError(
             f"model.head {spec.head!r} is a {head_task} head, but task.kind is {spec.task.kind!r}"
         )
+    tell_input_standardisation(model, data.mean, data.std)
     return model
 
 

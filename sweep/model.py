@@ -8,6 +8,11 @@ registered):
   `forward(x, lengths)`: x is (B, T, n_features) float32, padded at the end of time, and
   lengths is (B,) int64 on the CPU; it returns (B, out_features). Frames at t >= length never
   change the output.
+- A backbone that needs the data's own units (a key estimated from a chromagram's profile,
+  which per-feature standardisation bends) may define `set_input_standardisation(mean,
+  std)`: the engine calls it with the per-feature statistics its inputs were standardised
+  with (`data.normalization: standardize`; never called with `none`), and the backbone keeps
+  what it needs as buffers, so that a checkpoint carries them (`tell_input_standardisation`).
 - A head factory takes `(in_features, n_outputs, ...)`. The module it returns has a class
   attribute `task` ("classification" or "regression"), `forward(embedding) -> outputs`,
   `loss(outputs, targets) -> scalar` and `predict(outputs)`: class probabilities (B, C) or
@@ -104,6 +109,16 @@ def _check_params(registry: Registry, name: str, params: dict[str, Any]) -> None
             f"{registry.kind} {name!r}: {check.error} "
             f"(it takes: {', '.join(registry.settable(name))}){check.hint}"
         )
+
+
+def tell_input_standardisation(model: nn.Module, mean, std) -> None:
+    """Give a model's backbone the per-feature `mean` and `std` ((n_features,) arrays) its
+    inputs were standardised with, if it asks for them (`set_input_standardisation`); with
+    `mean` None (the data are not standardised) there is nothing to tell."""
+    backbone = getattr(model, "backbone", model)
+    wants = getattr(backbone, "set_input_standardisation", None)
+    if wants is not None and mean is not None:
+        wants(mean, std)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -7,8 +7,15 @@ import torch
 from conftest import train_toy
 from torch import nn
 
-from components.backbones.pooled import MaskedBatchNorm1d, masked_stats
-from sweep.model import build_model, count_parameters
+from components.backbones.pooled import (
+    KK_MAJOR,
+    KK_MINOR,
+    MaskedBatchNorm1d,
+    key_correlations,
+    key_profiles,
+    masked_stats,
+)
+from sweep.model import build_model, count_parameters, tell_input_standardisation
 from sweep.registry import backbones
 
 
@@ -78,7 +85,8 @@ def test_masked_batch_norm_1d_of_one_vector_uses_running_statistics():
     ],
 )
 def test_pooled_mlp_out_features(params, out_features):
-    assert backbones.build("pooled_mlp", n_features=10, **params).out_features == out_features
+    net = backbones.build("pooled_mlp", n_features=10, **params)
+    assert net.out_features == out_features
 
 
 def test_pooled_mlp_default_size_is_documented():
@@ -122,6 +130,13 @@ def test_linear_pooled_mlp_is_the_linear_baseline():
         ({"batch_norm": "yes"}, r"batch_norm must be true or false, but got 'yes'"),
         ({"dropout": 1.0}, r"`0 <= dropout < 1` must hold, but got dropout=1.0"),
         ({"n_features": 0}, r"n_features must be a positive integer, but got n_features=0"),
+        (
+            {"key_chroma_rows": [0, 10], "n_features": 14},
+            r"key_chroma_rows must be \[start, stop\) of the 12 chroma rows among the 14 "
+            r"features \(stop = start \+ 12 <= 14\), but got key_chroma_rows=\[0, 10\]",
+        ),
+        ({"key_chroma_rows": [4, 16], "n_features": 14}, r"but got key_chroma_rows=\[4, 16\]"),
+        ({"key_chroma_rows": 128}, r"but got key_chroma_rows=128"),
     ],
 )
 def test_pooled_mlp_refuses_invalid_arguments(params, message):
@@ -138,3 +153,72 @@ def test_pooled_mlp_learns_a_separable_toy_problem():
     model = build_model("pooled_mlp", "classifier", 3, 2, {"hidden_sizes": [8]}, {})
     model = train_toy(model, x, lengths, labels, steps=40)
     assert (model(x, lengths).argmax(1) == labels).all()
+
+
+def test_the_key_adds_six_values_to_the_statistics():
+    net = backbones.build("pooled_mlp", n_features=14, hidden_sizes=[], key_chroma_rows=[2, 14])
+    assert net.out_features == 14 * 2 + 6
+
+
+def test_key_correlations_find_a_keys_profile_in_any_key():
+    """A chroma shaped like a key's profile correlates 1 with that key, whatever its tonic:
+    transposing a track changes none of the six values."""
+    profiles = key_profiles()
+    major = torch.tensor([KK_MAJOR]) * 0.1 + 3.0  # units do not matter
+    minor = torch.tensor([KK_MINOR])
+    for tonic in range(12):
+        of_major = key_correlations(torch.roll(major, tonic, dims=1), profiles)
+        of_minor = key_correlations(torch.roll(minor, tonic, dims=1), profiles)
+        torch.testing.assert_close(of_major, key_correlations(major, profiles))
+        torch.testing.assert_close(of_minor, key_correlations(minor, profiles))
+    assert of_major[0, 0] == pytest.approx(1.0) and of_major[0, 3] < 0.9  # best minor
+    assert of_minor[0, 3] == pytest.approx(1.0) and of_minor[0, 0] < 0.9  # best major
+    assert (of_major[0, :3].diff() <= 0).all() and (of_major[0, 3:].diff() <= 0).all()
+    flat = key_correlations(torch.full((1, 12), 0.5), profiles)
+    assert torch.equal(flat, torch.zeros(1, 6))
+
+
+def test_the_key_is_estimated_from_the_chroma_in_the_datas_own_units():
+    """Standardised inputs, once the backbone is told their statistics, give what the raw
+    chroma gives; the statistics live in the state dict (a checkpoint carries them); frames
+    past a track's end change nothing."""
+    torch.manual_seed(0)
+    raw, lengths = _tracks([9, 4, 6], n_features=14, pad=0.0)
+    raw[:, :, 2:] = raw[:, :, 2:].abs() * torch.linspace(0.2, 2.0, 12)  # uneven chroma bins
+    mean, std = raw.mean(dim=(0, 1)).numpy(), raw.std(dim=(0, 1)).numpy()
+    standardised = (raw - torch.as_tensor(mean)) / torch.as_tensor(std)
+
+    def backbone():
+        net = backbones.build("pooled_mlp", n_features=14, hidden_sizes=[], key_chroma_rows=[2, 14])
+        return net.eval()
+
+    told = backbone()
+    tell_input_standardisation(told, mean, std)
+    untold = backbone()
+    keys = slice(-6, None)  # after the 14 x 2 statistics; the norm is the identity at first
+    expected = key_correlations(
+        torch.stack([raw[i, :n, 2:].mean(0) for i, n in enumerate(lengths.tolist())]),
+        key_profiles(),
+    )
+    torch.testing.assert_close(untold(raw, lengths)[:, keys], expected, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(told(standardised, lengths)[:, keys], expected, atol=1e-4, rtol=1e-4)
+    assert not torch.allclose(untold(standardised, lengths)[:, keys], expected, atol=1e-2)
+
+    padded = standardised.clone()
+    padded[1, 4:] = float("nan")
+    torch.testing.assert_close(told(padded, lengths), told(standardised, lengths))
+
+    restored = backbone()
+    restored.load_state_dict(told.state_dict())
+    torch.testing.assert_close(restored(standardised, lengths), told(standardised, lengths))
+
+
+def test_a_backbone_that_does_not_ask_is_not_told_its_inputs_standardisation():
+    net = backbones.build("pooled_mlp", n_features=3)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    tell_input_standardisation(net, [1.0, 2.0, 3.0], [1.0, 1.0, 1.0])
+    keyed = backbones.build("pooled_mlp", n_features=12, key_chroma_rows=[0, 12])
+    tell_input_standardisation(keyed, None, None)  # normalization: none
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+    assert torch.equal(keyed.chroma_mean, torch.zeros(12))
+    assert torch.equal(keyed.chroma_std, torch.ones(12))

@@ -125,3 +125,52 @@ def test_a_transfer_spec_without_backbone_parameters_takes_the_checkpoints(
     _, ckpt = load_checkpoint(genre_study / "transfer" / "trials" / "0" / "checkpoint.pt")
     assert ckpt["spec"]["model"]["backbone_params"]["channels"] == [4, 8]
     assert outcome.study.trials[0].state.name == "COMPLETE"
+
+
+POOLED_KEY = {
+    "backbone": "pooled_mlp",
+    "backbone_params": {"hidden_sizes": [4], "key_chroma_rows": [0, 12]},
+}
+
+
+def test_a_transferred_backbone_reads_the_new_datas_standardisation(tmp_path, tiny_root):
+    """A backbone that undoes its inputs' standardisation (pooled_mlp's key) keeps it in
+    buffers, which the source's weights bring along: the transferred model must use the
+    statistics its own inputs were standardised with, and its checkpoint must carry them."""
+    source_spec = tiny_spec(
+        tmp_path,
+        tiny_root,
+        name="genre.yaml",
+        model=POOLED_KEY,
+        search={"n_trials": 1, "space": {}},
+    ).model_copy(update={"study": "genre_src"})
+    run_study(source_spec, tmp_path / "results")
+    source, source_ckpt = load_checkpoint(resolve_checkpoint("genre_src", tmp_path / "results"))
+    torch.testing.assert_close(
+        source.backbone.chroma_mean, torch.tensor(source_ckpt["mean"], dtype=torch.float32)
+    )
+    spec = tiny_spec(
+        tmp_path,
+        tiny_root,
+        name="transfer.yaml",
+        model={
+            "backbone": "pooled_mlp",
+            "backbone_params": {},  # the checkpoint's
+            "head": "regressor",
+            "init_from": "genre_src",
+        },
+        data={"dataset": "multitask", "features": "chroma"},
+        task={"kind": "regression", "targets": ["valence"]},
+        search={"n_trials": 1, "space": {}},
+    ).model_copy(update={"study": "transfer"})
+    outcome = run_study(spec, tmp_path / "results")
+    trial = outcome.study.trials[0]
+    target, target_ckpt = load_checkpoint(
+        tmp_path / "results" / "transfer" / "trials" / str(trial.number) / "checkpoint.pt"
+    )
+    mean = torch.tensor(target_ckpt["mean"], dtype=torch.float32)
+    assert not torch.allclose(mean, source.backbone.chroma_mean)  # the data differ
+    torch.testing.assert_close(target.backbone.chroma_mean, mean)
+    torch.testing.assert_close(
+        target.backbone.chroma_std, torch.tensor(target_ckpt["std"], dtype=torch.float32)
+    )

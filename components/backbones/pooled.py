@@ -9,6 +9,13 @@ hidden layer (with the `classifier` head's `hidden_size: 0`, the whole model is 
 model on the statistics). It ignores the order of frames, so it costs almost nothing and
 shows what a model that reads time must beat.
 
+It can also estimate the track's key, for what mode says of a track's valence (major reads
+happier than minor: Gabrielsson and Lindstroem 2010; Eerola's MIRtoolbox `mirmode`). The
+track's mean chromagram, in the data's own units, is correlated with the 24 key profiles of
+Krumhansl and Kessler (1982), as their key-finding algorithm does, and the best correlations
+with a major and with a minor key join the statistics. They do not depend on the key itself,
+which a linear model on the chroma means cannot learn from a few hundred tracks.
+
 This module also defines the two masked 1-D building blocks the sequence backbones share:
 `masked_stats`, the statistics over each track's valid frames, and `MaskedBatchNorm1d`,
 batch normalisation over valid frames only.
@@ -26,6 +33,47 @@ from sweep.model import check_batch, check_dropout, check_positive, is_integer, 
 from sweep.registry import backbones
 
 STATS = ("mean", "std", "max")
+
+# Krumhansl and Kessler's (1982) probe-tone ratings of the 12 pitch classes in C major and C
+# minor (C first): the profiles of the Krumhansl-Schmuckler key-finding algorithm.
+KK_MAJOR = (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88)
+KK_MINOR = (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17)
+N_PITCH_CLASSES = 12
+KEYS_KEPT = 3  # the best correlations kept per mode
+N_KEY_STATS = 2 * KEYS_KEPT
+
+
+def key_profiles() -> Tensor:
+    """(24, 12): the 12 major keys' profiles (tonic C, C#, ..., B), then the 12 minor keys',
+    each standardised to mean 0 and standard deviation 1 over its 12 pitch classes."""
+    rows = []
+    for profile in (KK_MAJOR, KK_MINOR):
+        base = torch.tensor(profile, dtype=torch.float32)
+        base = (base - base.mean()) / base.std(correction=0)
+        rows += [torch.roll(base, tonic) for tonic in range(N_PITCH_CLASSES)]
+    return torch.stack(rows)
+
+
+def key_correlations(chroma: Tensor, profiles: Tensor) -> Tensor:
+    """The Krumhansl-Schmuckler correlations, kept the same under transposition.
+
+    Args:
+        chroma: (B, 12) a chromagram's profile per track (C first), in any units.
+        profiles: (24, 12) as `key_profiles` gives.
+
+    Returns:
+        (B, 6): the track's 3 highest Pearson correlations with a major key's profile, highest
+        first, then its 3 highest with a minor key's. A flat chroma (no pitch at all)
+        correlates 0 with every key.
+    """
+    centred = chroma - chroma.mean(dim=1, keepdim=True)
+    spread = centred.square().mean(dim=1, keepdim=True).sqrt()
+    flat = spread < 1e-6
+    z = torch.where(flat, 0.0, centred / torch.where(flat, 1.0, spread))
+    corr = z @ profiles.T / N_PITCH_CLASSES  # (B, 24)
+    major = corr[:, :N_PITCH_CLASSES].topk(KEYS_KEPT, dim=1).values
+    minor = corr[:, N_PITCH_CLASSES:].topk(KEYS_KEPT, dim=1).values
+    return torch.cat([major, minor], dim=1)
 
 
 def masked_stats(x: Tensor, lengths: Tensor, stats: Sequence[str]) -> Tensor:
@@ -121,6 +169,7 @@ def pooled_mlp(
     batch_norm: bool = True,
     hidden_sizes: tuple[int, ...] = (128,),
     dropout: float = 0.0,
+    key_chroma_rows: tuple[int, int] | None = None,
 ) -> PooledMLPBackbone:
     """Statistics of each feature over a track's valid frames, then an MLP.
 
@@ -144,13 +193,20 @@ def pooled_mlp(
         hidden_sizes: Units of each hidden layer (Linear + ReLU); empty: none, the
             statistics are the embedding.
         dropout: Dropout after each hidden layer (on the statistics when there is none).
+        key_chroma_rows: [start, stop): the 12 features (pitch classes C to B) that hold a
+            chromagram, e.g. [128, 140] of the lab's `fused` features or [0, 12] of `chroma`.
+            Given, the track's key is estimated from its mean chroma in the data's own units
+            (see `key_correlations`) and 6 values join the statistics: its 3 best
+            correlations with a major key and its 3 best with a minor key. null: none.
 
     Returns:
         A module mapping (x (B, T, n_features), lengths (B,)) to (B, out_features), with
-        out_features = hidden_sizes[-1], or n_features * len(stats) without hidden layers.
+        out_features = hidden_sizes[-1], or n_features * len(stats) (+ 6 with
+        `key_chroma_rows`) without hidden layers.
 
     Raises:
-        ValueError: A size below 1, unknown or repeated statistics, dropout outside [0, 1).
+        ValueError: A size below 1, unknown or repeated statistics, dropout outside [0, 1),
+            key rows that are not 12 features of the input.
     """
     check_positive("n_features", n_features)
     check_stats("stats", stats)
@@ -164,7 +220,27 @@ def pooled_mlp(
             f"but got hidden_sizes={hidden_sizes!r}"
         )
     check_dropout(dropout)
-    return PooledMLPBackbone(n_features, stats, batch_norm, hidden_sizes, dropout)
+    if key_chroma_rows is not None:
+        check_key_rows("key_chroma_rows", key_chroma_rows, n_features)
+        key_chroma_rows = (int(key_chroma_rows[0]), int(key_chroma_rows[1]))
+    return PooledMLPBackbone(n_features, stats, batch_norm, hidden_sizes, dropout, key_chroma_rows)
+
+
+def check_key_rows(name: str, rows: Sequence[int], n_features: int) -> None:
+    """`rows` must be [start, stop) of 12 features among `n_features`."""
+    if (
+        not isinstance(rows, (list, tuple))
+        or len(rows) != 2
+        or not all(is_integer(r) for r in rows)
+        or rows[1] - rows[0] != N_PITCH_CLASSES
+        or rows[0] < 0
+        or rows[1] > n_features
+    ):
+        raise ValueError(
+            f"{name} must be [start, stop) of the {N_PITCH_CLASSES} chroma rows among the "
+            f"{n_features} features (stop = start + {N_PITCH_CLASSES} <= {n_features}), "
+            f"but got {name}={rows!r}"
+        )
 
 
 class PooledMLPBackbone(nn.Module):
@@ -177,11 +253,20 @@ class PooledMLPBackbone(nn.Module):
         batch_norm: bool,
         hidden_sizes: Sequence[int],
         dropout: float,
+        key_chroma_rows: tuple[int, int] | None = None,
     ) -> None:
         super().__init__()
         self.n_features = n_features
         self.stats = tuple(stats)
+        self.key_chroma_rows = key_chroma_rows
         width = n_features * len(self.stats)
+        if key_chroma_rows is not None:
+            self.register_buffer("key_profiles", key_profiles())
+            # The chroma rows' standardisation, undone before the key is estimated: the
+            # identity until the engine tells it (set_input_standardisation); in checkpoints.
+            self.register_buffer("chroma_mean", torch.zeros(N_PITCH_CLASSES))
+            self.register_buffer("chroma_std", torch.ones(N_PITCH_CLASSES))
+            width += N_KEY_STATS
         self.norm = MaskedBatchNorm1d(width) if batch_norm else None
         layers: list[nn.Module] = []
         for size in hidden_sizes:
@@ -190,9 +275,24 @@ class PooledMLPBackbone(nn.Module):
         self.mlp = nn.Sequential(*layers) if layers else nn.Dropout(dropout)
         self.out_features = int(width)
 
+    def set_input_standardisation(self, mean, std) -> None:
+        """The per-feature mean and std the inputs were standardised with ((n_features,)
+        arrays): the key is estimated from the chroma in the data's own units."""
+        if self.key_chroma_rows is None:
+            return
+        start, stop = self.key_chroma_rows
+        like = self.chroma_mean
+        self.chroma_mean.copy_(torch.as_tensor(mean[start:stop], dtype=like.dtype))
+        self.chroma_std.copy_(torch.as_tensor(std[start:stop], dtype=like.dtype))
+
     def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
         check_batch(x, lengths, self.n_features)
         pooled = masked_stats(x, lengths, self.stats)
+        if self.key_chroma_rows is not None:
+            start, stop = self.key_chroma_rows
+            chroma = x[:, :, start:stop] * self.chroma_std + self.chroma_mean
+            mean_chroma = masked_stats(chroma, lengths, ("mean",))
+            pooled = torch.cat([pooled, key_correlations(mean_chroma, self.key_profiles)], 1)
         if self.norm is not None:
             pooled = self.norm(pooled)
         return self.mlp(pooled)
