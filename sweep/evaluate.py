@@ -386,7 +386,7 @@ def refit_model(
     torch.manual_seed(training.seed)
     model = build(resolved, data)
     if init_from is not None:
-        load_backbone(model, init_from)
+        load_backbone(model, init_from, data)
     result = fit(
         model,
         selection.refit_data(data),

@@ -27,7 +27,6 @@ import torch
 from sweep import selection, space, trials
 from sweep.checkpoints import build, check_task, save_checkpoint
 from sweep.data import PreparedData, prepare
-from sweep.model import tell_input_standardisation
 from sweep.pruning import FOLD_STEP
 from sweep.results import StudyFolder
 from sweep.signals import signal_name
@@ -125,9 +124,7 @@ class Objective:
             trial.set_user_attr(trials.REASON, f"invalid configuration: {str(e).splitlines()[0]}")
             raise TrialFailed(str(e)) from e
         if self.init_from is not None:
-            load_backbone(model, self.init_from)
-            # the source's buffers came with its weights; these inputs are this data's
-            tell_input_standardisation(model, data.mean, data.std)
+            load_backbone(model, self.init_from, data)
 
         curves: list[dict] = []  # written whatever the outcome, pruned trials' too
         held_out: list[tuple] = []  # (validation split, its outputs at the best epoch) per fit

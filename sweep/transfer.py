@@ -19,7 +19,9 @@ from typing import Any
 import torch
 
 from sweep.checkpoints import read_checkpoint
+from sweep.data import PreparedData
 from sweep.errors import SpecError, SweepError
+from sweep.model import tell_input_standardisation
 from sweep.registry import backbones
 from sweep.results import NoSuchModel, find_model
 from sweep.spec import Spec
@@ -93,8 +95,10 @@ def adopt_source(spec: Spec, checkpoint: Path) -> Spec:
     return spec.model_copy(update={"model": model})
 
 
-def load_backbone(model: torch.nn.Module, checkpoint: Path) -> None:
-    """Copy the checkpoint's backbone weights into `model` (its head stays as built)."""
+def load_backbone(model: torch.nn.Module, checkpoint: Path, data: PreparedData) -> None:
+    """Copy the checkpoint's backbone weights into `model` (its head stays as built), for
+    `data`: buffers that hold the source data's standardisation come along with the weights,
+    and are told this data's again (`sweep.model.tell_input_standardisation`)."""
     prefix = "backbone."
     weights = {
         k.removeprefix(prefix): v
@@ -102,6 +106,7 @@ def load_backbone(model: torch.nn.Module, checkpoint: Path) -> None:
         if k.startswith(prefix)
     }
     model.backbone.load_state_dict(weights, strict=True)
+    tell_input_standardisation(model, data.mean, data.std)
 
 
 def _with_defaults(name: str, params: dict[str, Any]) -> dict[str, Any]:

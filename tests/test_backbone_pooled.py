@@ -85,8 +85,7 @@ def test_masked_batch_norm_1d_of_one_vector_uses_running_statistics():
     ],
 )
 def test_pooled_mlp_out_features(params, out_features):
-    net = backbones.build("pooled_mlp", n_features=10, **params)
-    assert net.out_features == out_features
+    assert backbones.build("pooled_mlp", n_features=10, **params).out_features == out_features
 
 
 def test_pooled_mlp_default_size_is_documented():
@@ -174,8 +173,10 @@ def test_key_correlations_find_a_keys_profile_in_any_key():
     assert of_major[0, 0] == pytest.approx(1.0) and of_major[0, 3] < 0.9  # best minor
     assert of_minor[0, 3] == pytest.approx(1.0) and of_minor[0, 0] < 0.9  # best major
     assert (of_major[0, :3].diff() <= 0).all() and (of_major[0, 3:].diff() <= 0).all()
-    flat = key_correlations(torch.full((1, 12), 0.5), profiles)
-    assert torch.equal(flat, torch.zeros(1, 6))
+    flat = torch.full((2, 12), 0.5, requires_grad=True)
+    assert torch.equal(key_correlations(flat, profiles), torch.zeros(2, 6))
+    key_correlations(flat, profiles).sum().backward()
+    assert torch.isfinite(flat.grad).all()
 
 
 def test_the_key_is_estimated_from_the_chroma_in_the_datas_own_units():
@@ -212,13 +213,23 @@ def test_the_key_is_estimated_from_the_chroma_in_the_datas_own_units():
     restored.load_state_dict(told.state_dict())
     torch.testing.assert_close(restored(standardised, lengths), told(standardised, lengths))
 
+    silent = raw.clone()
+    silent[0, :, 2:] = 0.0  # no pitch at all: after standardising and undoing it, no key
+    silent = (silent - torch.as_tensor(mean)) / torch.as_tensor(std)
+    assert torch.equal(told(silent, lengths)[0, keys], torch.zeros(6))
+    with pytest.raises(ValueError, match=r"must give 14 means and standard deviations"):
+        tell_input_standardisation(told, mean[:12], std[:12])
+
 
 def test_a_backbone_that_does_not_ask_is_not_told_its_inputs_standardisation():
-    net = backbones.build("pooled_mlp", n_features=3)
-    before = {k: v.clone() for k, v in net.state_dict().items()}
-    tell_input_standardisation(net, [1.0, 2.0, 3.0], [1.0, 1.0, 1.0])
+    for net in (
+        backbones.build("pooled_mlp", n_features=3),  # has the hook, no key to estimate
+        build_model("lstm", "classifier", 3, 2, {"hidden_size": 4}, {}),  # has none
+    ):
+        before = {k: v.clone() for k, v in net.state_dict().items()}
+        tell_input_standardisation(net, [1.0, 2.0, 3.0], [1.0, 1.0, 1.0])
+        assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
     keyed = backbones.build("pooled_mlp", n_features=12, key_chroma_rows=[0, 12])
     tell_input_standardisation(keyed, None, None)  # normalization: none
-    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
     assert torch.equal(keyed.chroma_mean, torch.zeros(12))
     assert torch.equal(keyed.chroma_std, torch.ones(12))

@@ -218,3 +218,29 @@ def test_the_reference_is_never_pruned_though_it_reports(tmp_path, tiny_root):
     tagged, untagged = study.trials[1], study.trials[2]
     assert tagged.state == STATES.COMPLETE and len(tagged.intermediate_values) == 3
     assert untagged.state == STATES.PRUNED and len(untagged.intermediate_values) == 1
+
+
+@pytest.mark.parametrize("normalization", ["standardize", "none"])
+def test_a_built_model_is_told_the_standardisation_of_its_inputs(
+    tmp_path, tiny_root, normalization
+):
+    """`build` gives a backbone that asks for it (pooled_mlp's key) the statistics its data's
+    inputs were standardised with; unstandardised inputs are already in the data's units."""
+    from sweep.data import prepare
+
+    spec = tiny_spec(
+        tmp_path,
+        tiny_root,
+        data={"normalization": normalization},
+        model={"backbone": "pooled_mlp", "backbone_params": {"key_chroma_rows": [0, 12]}},
+    )
+    data = prepare(spec.resolved_data)
+    backbone = build(spec, data).backbone
+    if normalization == "none":
+        assert data.mean is None
+        mean, std = torch.zeros(12), torch.ones(12)
+    else:
+        mean, std = torch.as_tensor(data.mean), torch.as_tensor(data.std)
+        assert not torch.equal(mean, torch.zeros(12))
+    torch.testing.assert_close(backbone.chroma_mean, mean)
+    torch.testing.assert_close(backbone.chroma_std, std)

@@ -85,7 +85,7 @@ def test_a_frozen_backbone_does_not_move(tmp_path, tiny_root, genre_study):
     from sweep.checkpoints import build
 
     fresh = build(spec, data)
-    load_backbone(fresh, resolve_checkpoint("genre_src", genre_study))
+    load_backbone(fresh, resolve_checkpoint("genre_src", genre_study), data)
     before = {k: v.clone() for k, v in fresh.backbone.state_dict().items()}
     head_before = {k: v.clone() for k, v in fresh.head.state_dict().items()}
     fit(fresh, data, spec.training, "spearman", "maximize")
@@ -136,7 +136,8 @@ POOLED_KEY = {
 def test_a_transferred_backbone_reads_the_new_datas_standardisation(tmp_path, tiny_root):
     """A backbone that undoes its inputs' standardisation (pooled_mlp's key) keeps it in
     buffers, which the source's weights bring along: the transferred model must use the
-    statistics its own inputs were standardised with, and its checkpoint must carry them."""
+    statistics its own inputs were standardised with, and its checkpoints must carry them,
+    the trial's and its refit on train+validation (`final: refit`) alike."""
     source_spec = tiny_spec(
         tmp_path,
         tiny_root,
@@ -161,16 +162,15 @@ def test_a_transferred_backbone_reads_the_new_datas_standardisation(tmp_path, ti
         },
         data={"dataset": "multitask", "features": "chroma"},
         task={"kind": "regression", "targets": ["valence"]},
-        search={"n_trials": 1, "space": {}},
+        search={"n_trials": 1, "space": {}, "selection": {"folds": 1, "final": "refit"}},
     ).model_copy(update={"study": "transfer"})
     outcome = run_study(spec, tmp_path / "results")
-    trial = outcome.study.trials[0]
-    target, target_ckpt = load_checkpoint(
-        tmp_path / "results" / "transfer" / "trials" / str(trial.number) / "checkpoint.pt"
-    )
-    mean = torch.tensor(target_ckpt["mean"], dtype=torch.float32)
-    assert not torch.allclose(mean, source.backbone.chroma_mean)  # the data differ
-    torch.testing.assert_close(target.backbone.chroma_mean, mean)
-    torch.testing.assert_close(
-        target.backbone.chroma_std, torch.tensor(target_ckpt["std"], dtype=torch.float32)
-    )
+    trial = tmp_path / "results" / "transfer" / "trials" / str(outcome.study.trials[0].number)
+    for checkpoint in (trial / "checkpoint.pt", trial / "refit.pt"):
+        target, target_ckpt = load_checkpoint(checkpoint)
+        mean = torch.tensor(target_ckpt["mean"], dtype=torch.float32)
+        assert not torch.allclose(mean, source.backbone.chroma_mean)  # the data differ
+        torch.testing.assert_close(target.backbone.chroma_mean, mean)
+        torch.testing.assert_close(
+            target.backbone.chroma_std, torch.tensor(target_ckpt["std"], dtype=torch.float32)
+        )

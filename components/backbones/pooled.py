@@ -67,9 +67,13 @@ def key_correlations(chroma: Tensor, profiles: Tensor) -> Tensor:
         correlates 0 with every key.
     """
     centred = chroma - chroma.mean(dim=1, keepdim=True)
-    spread = centred.square().mean(dim=1, keepdim=True).sqrt()
-    flat = spread < 1e-6
-    z = torch.where(flat, 0.0, centred / torch.where(flat, 1.0, spread))
+    var = centred.square().mean(dim=1, keepdim=True)
+    # Flat: no spread beyond the round-off of undoing a standardisation (1e-6 of the units,
+    # or of the chroma's size when larger). sqrt is taken of the others only, so that the
+    # gradient stays finite.
+    scale = 1.0 + chroma.abs().mean(dim=1, keepdim=True)
+    flat = var < (1e-6 * scale).square()
+    z = torch.where(flat, 0.0, centred / torch.where(flat, 1.0, var).sqrt())
     corr = z @ profiles.T / N_PITCH_CLASSES  # (B, 24)
     major = corr[:, :N_PITCH_CLASSES].topk(KEYS_KEPT, dim=1).values
     minor = corr[:, N_PITCH_CLASSES:].topk(KEYS_KEPT, dim=1).values
@@ -171,7 +175,7 @@ def pooled_mlp(
     dropout: float = 0.0,
     key_chroma_rows: tuple[int, int] | None = None,
 ) -> PooledMLPBackbone:
-    """Statistics of each feature over a track's valid frames, then an MLP.
+    """Statistics of each feature over a track's valid frames (and its key), then an MLP.
 
     The baseline of Tzanetakis and Cook (2002) and of every practitioner (a linear model on
     per-band means and standard deviations over the track), as a backbone. Changed from it:
@@ -193,8 +197,9 @@ def pooled_mlp(
         hidden_sizes: Units of each hidden layer (Linear + ReLU); empty: none, the
             statistics are the embedding.
         dropout: Dropout after each hidden layer (on the statistics when there is none).
-        key_chroma_rows: [start, stop): the 12 features (pitch classes C to B) that hold a
-            chromagram, e.g. [128, 140] of the lab's `fused` features or [0, 12] of `chroma`.
+        key_chroma_rows: [start, stop): the 12 features that hold a chromagram, its pitch
+            classes in ascending semitones (from any one: only the best keys are kept), e.g.
+            [128, 140] of the lab's `fused` features or [0, 12] of `chroma`.
             Given, the track's key is estimated from its mean chroma in the data's own units
             (see `key_correlations`) and 6 values join the statistics: its 3 best
             correlations with a major key and its 3 best with a minor key. null: none.
@@ -280,6 +285,11 @@ class PooledMLPBackbone(nn.Module):
         arrays): the key is estimated from the chroma in the data's own units."""
         if self.key_chroma_rows is None:
             return
+        if len(mean) != self.n_features or len(std) != self.n_features:
+            raise ValueError(
+                f"pooled_mlp: the standardisation must give {self.n_features} means and "
+                f"standard deviations, one per feature, but got {len(mean)} and {len(std)}"
+            )
         start, stop = self.key_chroma_rows
         like = self.chroma_mean
         self.chroma_mean.copy_(torch.as_tensor(mean[start:stop], dtype=like.dtype))
