@@ -58,7 +58,8 @@ def key_correlations(chroma: Tensor, profiles: Tensor) -> Tensor:
     """The Krumhansl-Schmuckler correlations, kept the same under transposition.
 
     Args:
-        chroma: (B, 12) a chromagram's profile per track (C first), in any units.
+        chroma: (B, 12) a chromagram's profile per track, its pitch classes in ascending
+            semitones from any one, in any units.
         profiles: (24, 12) as `key_profiles` gives.
 
     Returns:
