@@ -510,7 +510,17 @@ def run_quality(
             row["beats_baseline"] = row["best_test"] > row["baseline_test"]
             row["margin_over_baseline"] = row["best_test"] - row["baseline_test"]
             if ensemble:
+                # the spec's own result (final: ensemble_selection), judged as the best trial is
                 row["ensemble_margin_over_baseline"] = row["ensemble_test"] - row["baseline_test"]
+                row["ensemble_beats_baseline"] = row["ensemble_test"] > row["baseline_test"]
+                row["ensemble_beats_reference"] = row["reference_test"] is not None and (
+                    row["ensemble_test"] > row["reference_test"]
+                )
+                if metric == "spearman":
+                    row["ensemble_beats_baseline_on_every_axis"] = all(
+                        row["ensemble_per_target"][name] > v["baseline"]
+                        for name, v in row["per_target"].items()
+                    )
             row["intervals_over_baseline"] = _intervals(folder, baseline, data, metric)
             log(
                 f"  {spec} on {data_name}: {row['trials']} trials ({row['complete']} complete) "
