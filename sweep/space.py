@@ -92,6 +92,19 @@ def active_params(space: dict[str, Param], values: dict[str, Any]) -> Iterator[t
             yield from active_params(param.branch(values[path]), values)
 
 
+def sampled_in_enqueued(spec: Spec) -> list[tuple[int, list[str]]]:
+    """Per `search.enqueue` entry (its index) that leaves paths of its branches out, those
+    paths: the sampler draws them, so that entry is not one fixed configuration."""
+    left = []
+    for i, values in enumerate(spec.search.enqueue):
+        missing = [
+            path for path, _ in active_params(spec.search.space, values) if path not in values
+        ]
+        if missing:
+            left.append((i, missing))
+    return left
+
+
 def get_path(spec: Spec, path: str) -> Any:
     """The value a dotted path has in a spec, a component's default where the spec is silent."""
     if path == "model.head":

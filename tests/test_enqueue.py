@@ -51,3 +51,42 @@ def test_an_enqueued_value_outside_the_space_is_a_spec_error(tmp_path, tiny_root
     with pytest.raises(SpecError) as caught:
         load_checked_spec(tmp_path / "tiny.yaml", [], None)
     assert message in str(caught.value) and "tiny.yaml:" in str(caught.value)
+
+
+def test_validate_notes_the_paths_an_enqueued_entry_leaves_to_the_sampler(tmp_path, tiny_root):
+    """A portfolio entry is one fixed configuration only if it sets every path its branches
+    open; `sweep validate` says which it leaves out (they are sampled, as documented)."""
+    import subprocess
+    import sys
+
+    from sweep.space import sampled_in_enqueued
+
+    space = {
+        "model.backbone": {
+            "choices": {
+                "lstm": {"model.backbone_params.hidden_size": {"low": 4, "high": 16}},
+                "pooled_mlp": {"model.backbone_params.dropout": {"low": 0.0, "high": 0.5}},
+            }
+        },
+        "training.lr": {"low": 1e-3, "high": 1e-1, "log": True},
+    }
+    enqueue = [
+        {"model.backbone": "pooled_mlp", "model.backbone_params.dropout": 0.1, "training.lr": 0.01},
+        {"model.backbone": "lstm", "training.lr": 0.01},  # hidden_size left out
+        {"training.lr": 0.02},  # the backbone itself left out
+    ]
+    spec = tiny_spec(tmp_path, tiny_root, search={"space": space, "enqueue": enqueue})
+    assert sampled_in_enqueued(spec) == [
+        (1, ["model.backbone_params.hidden_size"]),
+        (2, ["model.backbone"]),
+    ]
+    out = subprocess.run(
+        [sys.executable, "-m", "sweep", "validate", str(tmp_path / "tiny.yaml")],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[1:] == [
+        "  note: search.enqueue[1] leaves model.backbone_params.hidden_size to the sampler",
+        "  note: search.enqueue[2] leaves model.backbone to the sampler",
+    ]

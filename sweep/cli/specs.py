@@ -33,12 +33,13 @@ def validate(
     Checks each spec's schema, its component names and their parameters, and its search
     space, and lists every problem found (exit code 2 if any).
     """
+    from sweep.space import sampled_in_enqueued
     from sweep.specfile import SpecProblems
 
     failed = 0
     for path in specs:
         try:
-            load_checked_spec(path, set_, code)
+            spec = load_checked_spec(path, set_, code)
         except SpecProblems as e:
             failed += 1
             for problem in e.problems:
@@ -48,6 +49,10 @@ def validate(
             print_error(str(e))
         else:
             console.print(f"{path}: ok")
+            for i, paths in sampled_in_enqueued(spec):
+                console.print(
+                    f"  note: search.enqueue[{i}] leaves {', '.join(paths)} to the sampler"
+                )
     if failed:
         raise typer.Exit(2)
 
