@@ -179,7 +179,8 @@ def test_key_correlations_find_a_keys_profile_in_any_key():
     assert torch.isfinite(flat.grad).all()
 
 
-def test_the_key_is_estimated_from_the_chroma_in_the_datas_own_units():
+@pytest.mark.parametrize("stats", [["mean", "std"], ["max", "std"]])  # its means kept or not
+def test_the_key_is_estimated_from_the_chroma_in_the_datas_own_units(stats):
     """Standardised inputs, once the backbone is told their statistics, give what the raw
     chroma gives; the statistics live in the state dict (a checkpoint carries them); frames
     past a track's end change nothing."""
@@ -190,7 +191,9 @@ def test_the_key_is_estimated_from_the_chroma_in_the_datas_own_units():
     standardised = (raw - torch.as_tensor(mean)) / torch.as_tensor(std)
 
     def backbone():
-        net = backbones.build("pooled_mlp", n_features=14, hidden_sizes=[], key_chroma_rows=[2, 14])
+        net = backbones.build(
+            "pooled_mlp", n_features=14, stats=stats, hidden_sizes=[], key_chroma_rows=[2, 14]
+        )
         return net.eval()
 
     told = backbone()

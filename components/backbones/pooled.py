@@ -292,18 +292,22 @@ class PooledMLPBackbone(nn.Module):
                 f"standard deviations, one per feature, but got {len(mean)} and {len(std)}"
             )
         start, stop = self.key_chroma_rows
-        like = self.chroma_mean
-        self.chroma_mean.copy_(torch.as_tensor(mean[start:stop], dtype=like.dtype))
-        self.chroma_std.copy_(torch.as_tensor(std[start:stop], dtype=like.dtype))
+        self.chroma_mean.copy_(torch.as_tensor(mean[start:stop]))
+        self.chroma_std.copy_(torch.as_tensor(std[start:stop]))
 
     def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
         check_batch(x, lengths, self.n_features)
         pooled = masked_stats(x, lengths, self.stats)
         if self.key_chroma_rows is not None:
             start, stop = self.key_chroma_rows
-            chroma = x[:, :, start:stop] * self.chroma_std + self.chroma_mean
-            mean_chroma = masked_stats(chroma, lengths, ("mean",))
-            pooled = torch.cat([pooled, key_correlations(mean_chroma, self.key_profiles)], 1)
+            if "mean" in self.stats:  # the chroma rows' means are among the statistics
+                at = self.stats.index("mean") * self.n_features
+                standardised = pooled[:, at + start : at + stop]
+            else:
+                standardised = masked_stats(x[:, :, start:stop], lengths, ("mean",))
+            # a mean of standardised frames, in the data's units: the standardisation undone
+            chroma = standardised * self.chroma_std + self.chroma_mean
+            pooled = torch.cat([pooled, key_correlations(chroma, self.key_profiles)], 1)
         if self.norm is not None:
             pooled = self.norm(pooled)
         return self.mlp(pooled)
