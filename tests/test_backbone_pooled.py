@@ -14,6 +14,7 @@ from components.backbones.pooled import (
     key_correlations,
     key_profiles,
     masked_stats,
+    mfcc_basis,
 )
 from sweep.model import build_model, count_parameters, tell_input_standardisation
 from sweep.registry import backbones
@@ -136,6 +137,16 @@ def test_linear_pooled_mlp_is_the_linear_baseline():
         ),
         ({"key_chroma_rows": [4, 16], "n_features": 14}, r"but got key_chroma_rows=\[4, 16\]"),
         ({"key_chroma_rows": 128}, r"but got key_chroma_rows=128"),
+        (
+            {"mfcc_mel_rows": [2, 12], "n_features": 14, "n_mfcc": 12},
+            r"mfcc_mel_rows must be \[start, stop\) of the mel bands among the 14 features, at "
+            r"least n_mfcc=12 of them \(0 <= start, start \+ 12 <= stop <= 14\), but got "
+            r"mfcc_mel_rows=\[2, 12\]",
+        ),
+        ({"mfcc_mel_rows": [0, 15], "n_features": 14}, r"but got mfcc_mel_rows=\[0, 15\]"),
+        ({"mfcc_mel_rows": [-1, 13], "n_features": 14}, r"but got mfcc_mel_rows=\[-1, 13\]"),
+        ({"mfcc_mel_rows": 128}, r"but got mfcc_mel_rows=128"),
+        ({"n_mfcc": 0}, r"n_mfcc must be a positive integer, but got n_mfcc=0"),
     ],
 )
 def test_pooled_mlp_refuses_invalid_arguments(params, message):
@@ -236,3 +247,73 @@ def test_a_backbone_that_does_not_ask_is_not_told_its_inputs_standardisation():
     tell_input_standardisation(keyed, None, None)  # normalization: none
     assert torch.equal(keyed.chroma_mean, torch.zeros(12))
     assert torch.equal(keyed.chroma_std, torch.ones(12))
+
+
+def test_mfcc_basis_is_the_orthonormal_dct_librosa_takes():
+    """`log_mel @ mfcc_basis` is scipy's dct(type=2, norm="ortho") cut to n_mfcc, which is
+    what librosa.feature.mfcc computes from a log-mel spectrogram."""
+    scipy_fft = pytest.importorskip("scipy.fft")
+    log_mel = torch.randn(7, 16, dtype=torch.float64) * 20.0 - 40.0
+    expected = scipy_fft.dct(log_mel.numpy(), type=2, norm="ortho", axis=1)[:, :5]
+    got = log_mel.float() @ mfcc_basis(16, 5)
+    torch.testing.assert_close(got, torch.as_tensor(expected).float(), atol=1e-3, rtol=1e-5)
+    full = mfcc_basis(16, 16)
+    torch.testing.assert_close(full.T @ full, torch.eye(16), atol=1e-5, rtol=0)  # orthonormal
+
+
+def test_the_mfccs_add_their_mean_and_std_to_the_statistics():
+    net = backbones.build(
+        "pooled_mlp", n_features=14, hidden_sizes=[], mfcc_mel_rows=[0, 10], n_mfcc=4
+    )
+    assert net.out_features == 14 * 2 + 2 * 4
+    both = backbones.build(
+        "pooled_mlp",
+        n_features=14,
+        hidden_sizes=[],
+        mfcc_mel_rows=[0, 10],
+        n_mfcc=4,
+        key_chroma_rows=[2, 14],
+    )
+    assert both.out_features == 14 * 2 + 6 + 2 * 4
+
+
+def test_the_mfccs_are_computed_from_the_mel_bands_in_the_datas_own_units():
+    """Standardised inputs, once the backbone is told their statistics, give the MFCC
+    statistics of the raw dB frames; frames past a track's end change nothing; the
+    statistics travel in the state dict."""
+    torch.manual_seed(0)
+    raw, lengths = _tracks([9, 1, 6], n_features=14, pad=0.0)
+    raw[:, :, :10] = raw[:, :, :10] * 12.0 - 50.0  # dB-like mel bands in rows 0-9
+    mean, std = raw.mean(dim=(0, 1)).numpy(), raw.std(dim=(0, 1)).numpy()
+    standardised = (raw - torch.as_tensor(mean)) / torch.as_tensor(std)
+
+    def backbone():
+        return backbones.build(
+            "pooled_mlp", n_features=14, hidden_sizes=[], mfcc_mel_rows=[0, 10], n_mfcc=4
+        ).eval()
+
+    told = backbone()
+    tell_input_standardisation(told, mean, std)
+    cepstra = slice(-8, None)  # after the 14 x 2 statistics; the norm is the identity at first
+    expected = torch.stack(
+        [
+            torch.cat([c.mean(0), c.std(0, correction=0)])
+            for c in (raw[i, :n, :10] @ mfcc_basis(10, 4) for i, n in enumerate(lengths.tolist()))
+        ]
+    )
+    torch.testing.assert_close(
+        told(standardised, lengths)[:, cepstra], expected, atol=1e-3, rtol=1e-4
+    )
+    assert torch.equal(told(standardised, lengths)[1, -4:], torch.zeros(4))  # one frame: std 0
+    untold = backbone()
+    assert not torch.allclose(untold(standardised, lengths)[:, cepstra], expected, atol=1e-1)
+
+    padded = standardised.clone()
+    padded[2, 6:] = float("nan")
+    torch.testing.assert_close(told(padded, lengths), told(standardised, lengths))
+
+    restored = backbone()
+    restored.load_state_dict(told.state_dict())
+    torch.testing.assert_close(restored(standardised, lengths), told(standardised, lengths))
+    with pytest.raises(ValueError, match=r"must give 14 means and standard deviations"):
+        tell_input_standardisation(told, mean[:12], std[:12])

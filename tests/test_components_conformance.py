@@ -54,6 +54,7 @@ BACKBONE_OPTIONS = [
     ("pooled_mlp", {"batch_norm": False, "dropout": 0.3}),
     ("pooled_mlp", {"hidden_sizes": [8, 4], "dropout": 0.3}),
     ("pooled_mlp", {"key_chroma_rows": [0, 12]}),  # the track's key from the first 12
+    ("pooled_mlp", {"mfcc_mel_rows": [0, 12], "n_mfcc": 5}),  # MFCCs of the first 12
     *(
         ("temporal_cnn", {"pool": pool, "global_pool": global_pool})
         for pool in ("max", "avg")

@@ -16,6 +16,13 @@ Krumhansl and Kessler (1982), as their key-finding algorithm does, and the best 
 with a major and with a minor key join the statistics. They do not depend on the key itself,
 which a linear model on the chroma means cannot learn from a few hundred tracks.
 
+And it can summarise the track's timbre as Tzanetakis and Cook's "timbral texture" does: the
+mean and standard deviation over the track of each frame's mel-frequency cepstral
+coefficients (MFCCs: the orthonormal DCT-II of a frame's log-mel bands, as
+`librosa.feature.mfcc` computes them). The means are a fixed linear map of the mel means; the
+standard deviations are not a function of any band's own statistics, since they also depend
+on how the bands move together.
+
 This module also defines the two masked 1-D building blocks the sequence backbones share:
 `masked_stats`, the statistics over each track's valid frames, and `MaskedBatchNorm1d`,
 batch normalisation over valid frames only.
@@ -23,6 +30,7 @@ batch normalisation over valid frames only.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -41,6 +49,17 @@ KK_MINOR = (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.
 N_PITCH_CLASSES = 12
 KEYS_KEPT = 3  # the best correlations kept per mode
 N_KEY_STATS = 2 * KEYS_KEPT
+MFCC_STATS = ("mean", "std")  # of each coefficient over the track
+
+
+def mfcc_basis(n_mels: int, n_mfcc: int) -> Tensor:
+    """(n_mels, n_mfcc): the orthonormal DCT-II, so that `log_mel @ basis` are a frame's first
+    `n_mfcc` MFCCs (scipy's `dct(type=2, norm="ortho")`, as `librosa.feature.mfcc` takes)."""
+    bands = torch.arange(n_mels, dtype=torch.float64)[:, None]
+    order = torch.arange(n_mfcc, dtype=torch.float64)[None, :]
+    basis = torch.cos(math.pi * (bands + 0.5) * order / n_mels) * math.sqrt(2.0 / n_mels)
+    basis[:, 0] /= math.sqrt(2.0)
+    return basis.to(torch.float32)
 
 
 def key_profiles() -> Tensor:
@@ -175,6 +194,8 @@ def pooled_mlp(
     hidden_sizes: tuple[int, ...] = (128,),
     dropout: float = 0.0,
     key_chroma_rows: tuple[int, int] | None = None,
+    mfcc_mel_rows: tuple[int, int] | None = None,
+    n_mfcc: int = 20,
 ) -> PooledMLPBackbone:
     """Statistics of each feature over a track's valid frames (and its key), then an MLP.
 
@@ -204,15 +225,22 @@ def pooled_mlp(
             Given, the track's key is estimated from its mean chroma in the data's own units
             (see `key_correlations`) and 6 values join the statistics: its 3 best
             correlations with a major key and its 3 best with a minor key. null: none.
+        mfcc_mel_rows: [start, stop): the features that hold a log-mel spectrogram (dB), its
+            bands in ascending frequency, e.g. [0, 128] of the lab's `fused` or `mel`.
+            Given, each frame's first `n_mfcc` MFCCs are computed from those bands in the
+            data's own units, and their mean and standard deviation over the track's valid
+            frames join the statistics (2 * n_mfcc values). null: none.
+        n_mfcc: MFCCs per frame with `mfcc_mel_rows` (at most its stop - start).
 
     Returns:
         A module mapping (x (B, T, n_features), lengths (B,)) to (B, out_features), with
         out_features = hidden_sizes[-1], or n_features * len(stats) (+ 6 with
-        `key_chroma_rows`) without hidden layers.
+        `key_chroma_rows`, + 2 * n_mfcc with `mfcc_mel_rows`) without hidden layers.
 
     Raises:
         ValueError: A size below 1, unknown or repeated statistics, dropout outside [0, 1),
-            key rows that are not 12 features of the input.
+            key rows that are not 12 features of the input, mel rows outside the input or
+            fewer than `n_mfcc`.
     """
     check_positive("n_features", n_features)
     check_stats("stats", stats)
@@ -229,7 +257,20 @@ def pooled_mlp(
     if key_chroma_rows is not None:
         check_key_rows("key_chroma_rows", key_chroma_rows, n_features)
         key_chroma_rows = (int(key_chroma_rows[0]), int(key_chroma_rows[1]))
-    return PooledMLPBackbone(n_features, stats, batch_norm, hidden_sizes, dropout, key_chroma_rows)
+    check_positive("n_mfcc", n_mfcc)
+    if mfcc_mel_rows is not None:
+        check_mel_rows("mfcc_mel_rows", mfcc_mel_rows, n_features, n_mfcc)
+        mfcc_mel_rows = (int(mfcc_mel_rows[0]), int(mfcc_mel_rows[1]))
+    return PooledMLPBackbone(
+        n_features,
+        stats,
+        batch_norm,
+        hidden_sizes,
+        dropout,
+        key_chroma_rows,
+        mfcc_mel_rows,
+        int(n_mfcc),
+    )
 
 
 def check_key_rows(name: str, rows: Sequence[int], n_features: int) -> None:
@@ -249,6 +290,23 @@ def check_key_rows(name: str, rows: Sequence[int], n_features: int) -> None:
         )
 
 
+def check_mel_rows(name: str, rows: Sequence[int], n_features: int, n_mfcc: int) -> None:
+    """`rows` must be [start, stop) of at least `n_mfcc` features among `n_features`."""
+    if (
+        not isinstance(rows, (list, tuple))
+        or len(rows) != 2
+        or not all(is_integer(r) for r in rows)
+        or rows[0] < 0
+        or rows[1] > n_features
+        or rows[1] - rows[0] < n_mfcc
+    ):
+        raise ValueError(
+            f"{name} must be [start, stop) of the mel bands among the {n_features} features, "
+            f"at least n_mfcc={n_mfcc} of them (0 <= start, start + {n_mfcc} <= stop <= "
+            f"{n_features}), but got {name}={rows!r}"
+        )
+
+
 class PooledMLPBackbone(nn.Module):
     """The module `pooled_mlp` builds; see there for the arguments."""
 
@@ -260,11 +318,14 @@ class PooledMLPBackbone(nn.Module):
         hidden_sizes: Sequence[int],
         dropout: float,
         key_chroma_rows: tuple[int, int] | None = None,
+        mfcc_mel_rows: tuple[int, int] | None = None,
+        n_mfcc: int = 20,
     ) -> None:
         super().__init__()
         self.n_features = n_features
         self.stats = tuple(stats)
         self.key_chroma_rows = key_chroma_rows
+        self.mfcc_mel_rows = mfcc_mel_rows
         width = n_features * len(self.stats)
         if key_chroma_rows is not None:
             self.register_buffer("key_profiles", key_profiles())
@@ -273,6 +334,13 @@ class PooledMLPBackbone(nn.Module):
             self.register_buffer("chroma_mean", torch.zeros(N_PITCH_CLASSES))
             self.register_buffer("chroma_std", torch.ones(N_PITCH_CLASSES))
             width += N_KEY_STATS
+        if mfcc_mel_rows is not None:
+            start, stop = mfcc_mel_rows
+            self.register_buffer("mfcc_basis", mfcc_basis(stop - start, n_mfcc))
+            # as for the chroma: the mel rows' standardisation, undone before the DCT
+            self.register_buffer("mel_mean", torch.zeros(stop - start))
+            self.register_buffer("mel_std", torch.ones(stop - start))
+            width += len(MFCC_STATS) * n_mfcc
         self.norm = MaskedBatchNorm1d(width) if batch_norm else None
         layers: list[nn.Module] = []
         for size in hidden_sizes:
@@ -283,17 +351,22 @@ class PooledMLPBackbone(nn.Module):
 
     def set_input_standardisation(self, mean, std) -> None:
         """The per-feature mean and std the inputs were standardised with ((n_features,)
-        arrays): the key is estimated from the chroma in the data's own units."""
-        if self.key_chroma_rows is None:
+        arrays): the key and the MFCCs are computed from the data's own units."""
+        if self.key_chroma_rows is None and self.mfcc_mel_rows is None:
             return
         if len(mean) != self.n_features or len(std) != self.n_features:
             raise ValueError(
                 f"pooled_mlp: the standardisation must give {self.n_features} means and "
                 f"standard deviations, one per feature, but got {len(mean)} and {len(std)}"
             )
-        start, stop = self.key_chroma_rows
-        self.chroma_mean.copy_(torch.as_tensor(mean[start:stop]))
-        self.chroma_std.copy_(torch.as_tensor(std[start:stop]))
+        if self.key_chroma_rows is not None:
+            start, stop = self.key_chroma_rows
+            self.chroma_mean.copy_(torch.as_tensor(mean[start:stop]))
+            self.chroma_std.copy_(torch.as_tensor(std[start:stop]))
+        if self.mfcc_mel_rows is not None:
+            start, stop = self.mfcc_mel_rows
+            self.mel_mean.copy_(torch.as_tensor(mean[start:stop]))
+            self.mel_std.copy_(torch.as_tensor(std[start:stop]))
 
     def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
         check_batch(x, lengths, self.n_features)
@@ -308,6 +381,11 @@ class PooledMLPBackbone(nn.Module):
             # a mean of standardised frames, in the data's units: the standardisation undone
             chroma = standardised * self.chroma_std + self.chroma_mean
             pooled = torch.cat([pooled, key_correlations(chroma, self.key_profiles)], 1)
+        if self.mfcc_mel_rows is not None:
+            start, stop = self.mfcc_mel_rows
+            mel = x[:, :, start:stop] * self.mel_std + self.mel_mean  # in dB again
+            cepstra = mel @ self.mfcc_basis  # (B, T, n_mfcc); padded frames masked below
+            pooled = torch.cat([pooled, masked_stats(cepstra, lengths, MFCC_STATS)], 1)
         if self.norm is not None:
             pooled = self.norm(pooled)
         return self.mlp(pooled)
