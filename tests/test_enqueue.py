@@ -90,3 +90,17 @@ def test_validate_notes_the_paths_an_enqueued_entry_leaves_to_the_sampler(tmp_pa
         "  note: search.enqueue[1] leaves model.backbone_params.hidden_size to the sampler",
         "  note: search.enqueue[2] leaves model.backbone to the sampler",
     ]
+    # `sweep run` says it too, before its trials (one trial here: the reference)
+    results = tmp_path / "results"
+    command = [sys.executable, "-m", "sweep", "run", str(tmp_path / "tiny.yaml")]
+    out = subprocess.run(
+        [*command, "--trials", "1", "--results", str(results)], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    notes = [
+        "note: search.enqueue[1] leaves model.backbone_params.hidden_size to the sampler",
+        "note: search.enqueue[2] leaves model.backbone to the sampler",
+    ]
+    at = lines.index(notes[0])
+    assert lines[at : at + 2] == notes and lines[0].startswith("Study tiny:")

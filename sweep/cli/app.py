@@ -161,6 +161,17 @@ def check_output_folder(folder: Path, option: str) -> None:
         raise SweepError(f"{option} {folder}: {existing} is not writable")
 
 
+def enqueue_notes(spec) -> list[str]:
+    """One line per `search.enqueue` entry that leaves paths of its branches to the sampler
+    (so it is not one fixed configuration), for `sweep validate` and `sweep run` to show."""
+    from sweep.space import sampled_in_enqueued
+
+    return [
+        f"search.enqueue[{i}] leaves {', '.join(paths)} to the sampler"
+        for i, paths in sampled_in_enqueued(spec)
+    ]
+
+
 def load_checked_spec(
     spec_path: Path,
     overrides: list[str] | None,

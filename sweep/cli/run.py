@@ -18,6 +18,7 @@ from sweep.cli.app import (
     app,
     check_output_folder,
     console,
+    enqueue_notes,
     err_console,
     load_checked_spec,
 )
@@ -95,6 +96,8 @@ def run(
                 f"trials, optimising validation {spec.metric} ({spec.direction})"
                 + (f", {workers} workers." if workers > 1 else ".")
             )
+            for note in enqueue_notes(spec):
+                console.print(f"note: {note}", markup=False, highlight=False)
             for one in spec.per_target_specs():  # one study, or one per target
                 if one is not spec:
                     console.print(f"Study [bold]{one.study}[/]: target {one.task.targets[0]}.")

@@ -16,6 +16,7 @@ from sweep.cli.app import (
     app,
     check_app,
     console,
+    enqueue_notes,
     load_checked_spec,
     print_error,
 )
@@ -33,7 +34,6 @@ def validate(
     Checks each spec's schema, its component names and their parameters, and its search
     space, and lists every problem found (exit code 2 if any).
     """
-    from sweep.space import sampled_in_enqueued
     from sweep.specfile import SpecProblems
 
     failed = 0
@@ -49,10 +49,8 @@ def validate(
             print_error(str(e))
         else:
             console.print(f"{path}: ok")
-            for i, paths in sampled_in_enqueued(spec):
-                console.print(
-                    f"  note: search.enqueue[{i}] leaves {', '.join(paths)} to the sampler"
-                )
+            for note in enqueue_notes(spec):
+                console.print(f"  note: {note}", markup=False, highlight=False)
     if failed:
         raise typer.Exit(2)
 
