@@ -197,7 +197,7 @@ def pooled_mlp(
     mfcc_mel_rows: tuple[int, int] | None = None,
     n_mfcc: int = 20,
 ) -> PooledMLPBackbone:
-    """Statistics of each feature over a track's valid frames (and its key), then an MLP.
+    """Statistics of each feature over a track's valid frames (its key, its MFCCs), then an MLP.
 
     The baseline of Tzanetakis and Cook (2002) and of every practitioner (a linear model on
     per-band means and standard deviations over the track), as a backbone. Changed from it:
