@@ -32,7 +32,7 @@ if str(REPO) not in sys.path:  # runnable as a script from a checkout
     sys.path.insert(0, str(REPO))
 
 from benchmarks.studies import journal_study  # noqa: E402
-from sweep import ensemble, trials  # noqa: E402
+from sweep import ensemble, evaluate, trials  # noqa: E402
 from sweep.evaluate import ENSEMBLE_CANDIDATES  # noqa: E402
 from sweep.results import StudyFolder  # noqa: E402
 from sweep.spec import Spec  # noqa: E402
@@ -44,22 +44,11 @@ def held_out_outputs(study_folder: Path):
     """(spec, {trial number: validation outputs}, targets): every complete trial's outputs
     on the validation tracks, in one order (by track id), the study's best trials first."""
     spec = Spec.model_validate(yaml.safe_load((study_folder / "spec.yaml").read_text()))
-    results = StudyFolder(study_folder)
     study = journal_study(study_folder)
     complete = [t for t in trials.shown(study.trials) if t.state == trials.STATES.COMPLETE]
     complete.sort(key=lambda t: t.value, reverse=spec.direction == "maximize")
-    outputs, ids, targets = {}, None, None
-    for t in complete:
-        path = results.trial(t.number).validation_outputs
-        if not path.is_file():
-            continue
-        with np.load(path) as held_out:
-            order = np.argsort(held_out["ids"], kind="stable")
-            if ids is None:
-                ids, targets = held_out["ids"][order], held_out["targets"][order]
-            elif not np.array_equal(held_out["ids"][order], ids):
-                continue  # validated on other tracks (folds): not comparable
-            outputs[t.number] = held_out["outputs"][order]
+    numbers = [t.number for t in complete]  # all of them: the halves rank them afresh
+    outputs, targets, _ = evaluate.held_out_outputs(StudyFolder(study_folder), numbers, False)
     if not outputs:
         raise SystemExit(f"{study_folder}: no complete trial with its validation outputs")
     return spec, outputs, targets

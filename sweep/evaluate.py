@@ -196,20 +196,7 @@ def test_ensemble(
     """
     results = StudyFolder(folder)
     complete = ensemble_candidates(study, spec)
-    candidates, targets, ids, elsewhere = {}, None, None, []
-    for t in complete:
-        trial_dir = results.trial(t.number)
-        if not (trial_dir.validation_outputs.is_file() and trial_dir.checkpoint.is_file()):
-            elsewhere.append(t.number)
-            continue
-        with np.load(trial_dir.validation_outputs) as held_out:
-            order = np.argsort(held_out["ids"], kind="stable")  # by track id: one order for all
-            if ids is None:
-                ids, targets = held_out["ids"][order], held_out["targets"][order]
-            elif not np.array_equal(held_out["ids"][order], ids):
-                elsewhere.append(t.number)  # validated on other tracks: not comparable
-                continue
-            candidates[t.number] = held_out["outputs"][order]
+    candidates, targets, elsewhere = held_out_outputs(results, [t.number for t in complete])
     if elsewhere:
         notes.append(
             f"the ensemble of trials left out trials {', '.join(map(str, elsewhere))}: their "
@@ -333,6 +320,32 @@ ENSEMBLE_CANDIDATES = 50  # auto-sklearn's ensemble_nbest
 # A result without it was refitted with the cosine squeezed into the best epoch: tested again.
 REFIT_SCHEDULE = "refit_schedule"
 MEMBER_SCORES = ("n", "accuracy", "macro_f1", "weighted_f1", "spearman", "per_target")
+
+
+def held_out_outputs(
+    results: StudyFolder, numbers: list[int], need_checkpoint: bool = True
+) -> tuple[dict[int, np.ndarray], np.ndarray | None, list[int]]:
+    """The trials' outputs on the tracks they did not train on, all in one order (by track
+    id), in the order of `numbers`: ({trial number: outputs}, their targets, the trials left
+    out). Left out: a trial without its held-out predictions (or, with `need_checkpoint`,
+    its checkpoint) in the folder, and one whose held-out tracks are not the first's."""
+    outputs, targets, ids, left_out = {}, None, None, []
+    for number in numbers:
+        trial_dir = results.trial(number)
+        if not trial_dir.validation_outputs.is_file() or (
+            need_checkpoint and not trial_dir.checkpoint.is_file()
+        ):
+            left_out.append(number)
+            continue
+        with np.load(trial_dir.validation_outputs) as held_out:
+            order = np.argsort(held_out["ids"], kind="stable")  # by track id: one order for all
+            if ids is None:
+                ids, targets = held_out["ids"][order], held_out["targets"][order]
+            elif not np.array_equal(held_out["ids"][order], ids):
+                left_out.append(number)  # validated on other tracks: not comparable
+                continue
+            outputs[number] = held_out["outputs"][order]
+    return outputs, targets, left_out
 
 
 def ensemble_candidates(study: optuna.Study, spec: Spec) -> list[optuna.trial.FrozenTrial]:
