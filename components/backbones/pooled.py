@@ -273,16 +273,23 @@ def pooled_mlp(
     )
 
 
-def check_key_rows(name: str, rows: Sequence[int], n_features: int) -> None:
-    """`rows` must be [start, stop) of 12 features among `n_features`."""
+def rows_span(rows, n_features: int) -> int | None:
+    """How many features [start, stop) spans, if `rows` is such a pair of integers with
+    0 <= start and stop <= `n_features`; else None."""
     if (
         not isinstance(rows, (list, tuple))
         or len(rows) != 2
         or not all(is_integer(r) for r in rows)
-        or rows[1] - rows[0] != N_PITCH_CLASSES
         or rows[0] < 0
         or rows[1] > n_features
     ):
+        return None
+    return rows[1] - rows[0]
+
+
+def check_key_rows(name: str, rows: Sequence[int], n_features: int) -> None:
+    """`rows` must be [start, stop) of 12 features among `n_features`."""
+    if rows_span(rows, n_features) != N_PITCH_CLASSES:
         raise ValueError(
             f"{name} must be [start, stop) of the {N_PITCH_CLASSES} chroma rows among the "
             f"{n_features} features (stop = start + {N_PITCH_CLASSES} <= {n_features}), "
@@ -292,14 +299,8 @@ def check_key_rows(name: str, rows: Sequence[int], n_features: int) -> None:
 
 def check_mel_rows(name: str, rows: Sequence[int], n_features: int, n_mfcc: int) -> None:
     """`rows` must be [start, stop) of at least `n_mfcc` features among `n_features`."""
-    if (
-        not isinstance(rows, (list, tuple))
-        or len(rows) != 2
-        or not all(is_integer(r) for r in rows)
-        or rows[0] < 0
-        or rows[1] > n_features
-        or rows[1] - rows[0] < n_mfcc
-    ):
+    span = rows_span(rows, n_features)
+    if span is None or span < n_mfcc:
         raise ValueError(
             f"{name} must be [start, stop) of the mel bands among the {n_features} features, "
             f"at least n_mfcc={n_mfcc} of them (0 <= start, start + {n_mfcc} <= stop <= "
