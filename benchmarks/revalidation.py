@@ -80,10 +80,12 @@ def configuration_key(config: dict) -> str:
     return json.dumps([data, config["task"], config["model"], training], sort_keys=True)
 
 
-def run_configuration(config: dict, split_seed: int, folder: Path, data_root: Path | None) -> dict:
-    """`config` trained as a one-trial study on the folds of `split_seed`: its validation
-    value, its test score and its epochs. A run already complete in `folder` is read, not
-    run again (a kept folder given again)."""
+def run_configuration(
+    config: dict, sets: tuple[str, ...], folder: Path, data_root: Path | None
+) -> Path:
+    """`config` (a spec, as a dict) trained as a one-trial study with `RUN_SETS` and then
+    `sets` (FIELD=VALUE, as `sweep run --set` takes them): the study's folder. A run already
+    tested in `folder` is read, not run again (a kept folder given again)."""
     import yaml
 
     results = folder / "results"
@@ -92,7 +94,6 @@ def run_configuration(config: dict, split_seed: int, folder: Path, data_root: Pa
         folder.mkdir(parents=True, exist_ok=True)
         spec = folder / "config.yaml"
         spec.write_text(yaml.safe_dump(config, sort_keys=False))
-        sets = (*RUN_SETS, f"data.split_seed={split_seed}", f"training.seed={split_seed}")
         root = [] if data_root is None else ["--data-root", str(data_root)]
         finish(
             sweep_run(
@@ -101,15 +102,27 @@ def run_configuration(config: dict, split_seed: int, folder: Path, data_root: Pa
                 "--trials",
                 "1",
                 *root,
-                *(a for s in sets for a in ("--set", s)),
+                *(a for s in (*RUN_SETS, *sets) for a in ("--set", s)),
                 log_file=folder / "run.log",
             )
         )
         done = [p for p in results.glob("*") if (p / "test.json").is_file()]
+    return done[0]
+
+
+def run_on_split(config: dict, split_seed: int, folder: Path, data_root: Path | None) -> dict:
+    """`config` trained on the folds of `split_seed` (and with it as its training seed): its
+    validation value, its test score and its epochs."""
+    done = run_configuration(
+        config,
+        (f"data.split_seed={split_seed}", f"training.seed={split_seed}"),
+        folder,
+        data_root,
+    )
     return {
-        "validation": journal_study(done[0]).best_value,
-        "test": chosen_test_score(done[0]),
-        "epochs": epochs_trained(done[0]),
+        "validation": journal_study(done).best_value,
+        "test": chosen_test_score(done),
+        "epochs": epochs_trained(done),
     }
 
 
@@ -137,7 +150,7 @@ def revalidate(
         place = work / hashlib.sha1(key.encode()).hexdigest()[:12] / f"split{s}"
         backbone = configs[key]["model"]["backbone"]
         log(f"  {backbone} configuration in {place.parent.name}, split seed {s}")
-        return run_configuration(configs[key], s, place, data_root)
+        return run_on_split(configs[key], s, place, data_root)
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         ran = dict(zip(tasks, pool.map(run, tasks), strict=True))
