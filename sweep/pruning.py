@@ -17,6 +17,9 @@ A cross-validated trial (`search.selection.folds` > 1) reports two kinds of step
 
 `CrossValidationPruner` gives each pruner only its own steps. The `auto` pruner is the median
 pruner per epoch, plus, with folds, the Wilcoxon pruner between folds.
+
+With `search.pruner.min_cpu_seconds`, `CostHalving` also judges the epochs by what they cost:
+successive halving whose resource is a trial's CPU seconds, not its epochs.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import optuna
 from optuna.pruners import BasePruner
 from optuna.trial import FrozenTrial
 
+from sweep import trials
 from sweep.spec import Spec
 
 FOLD_STEP = 1_000_000  # a fold's result is reported at FOLD_STEP + fold
@@ -40,6 +44,10 @@ def make_pruner(spec: Spec, folds: int = 1) -> BasePruner:
     if p.name == "none":
         return optuna.pruners.NopPruner()
     epochs = None if p.name == "wilcoxon" else _epoch_pruner(spec, p.name, folds)
+    first = min_cpu_seconds(spec)
+    if first is not None:
+        cost = CostHalving(first, p.reduction_factor)
+        epochs = cost if epochs is None else AnyOf(epochs, cost)
     if folds <= 1:
         return epochs if epochs is not None else optuna.pruners.NopPruner()
     between: BasePruner | None = None
@@ -61,6 +69,17 @@ def min_resource(spec: Spec, folds: int) -> int:
         return given
     patience = spec.training.patience
     return patience + 1 if folds > 1 and patience else 2
+
+
+def min_cpu_seconds(spec: Spec) -> float | None:
+    """`CostHalving`'s first rung in CPU seconds, or None when it is off. `auto`: a 50th of
+    `search.budget` (18 s of 15 minutes)."""
+    given = spec.search.pruner.min_cpu_seconds
+    if given == "none":
+        return None
+    if given == "auto":
+        return spec.search.budget * 60 / 50  # the spec requires a budget with it
+    return float(given)
 
 
 def _epoch_pruner(spec: Spec, name: str, folds: int) -> BasePruner:
@@ -137,6 +156,77 @@ class FoldHalving(BasePruner):
 def _fold_values(trial: FrozenTrial) -> list[float]:
     """A trial's folds' results so far, in fold order (from any trial: the fold steps)."""
     return [v for step, v in sorted(trial.intermediate_values.items()) if step >= FOLD_STEP]
+
+
+class CostHalving(BasePruner):
+    """Successive halving on CPU seconds: a trial is judged by what it found for its cost.
+
+    Epoch rungs compare trials at the same epoch, so a model whose epoch costs 30 times
+    another's (the lab's CNN against a temporal CNN at full resolution) costs 30 times as
+    much to judge, and one that keeps up epoch for epoch runs on whatever it costs. Here a
+    rung is a trial's CPU seconds: `first`, `first` x `reduction_factor`, ... When a
+    trial's CPU seconds (`trials.CPU_SECONDS_SO_FAR`, recorded every epoch in a study with a
+    budget) first reach a rung, its best value so far is recorded there, and it goes on only
+    if that value is among the best 1/`reduction_factor`, rounded up (as `FoldHalving`), of
+    the values at that rung: every other trial's recorded there, and the value of every
+    complete trial that finished in fewer CPU seconds (it found its value for less). A
+    trial crossing several rungs in one epoch is judged at each. Only the epochs of one
+    split, or of the first fold, are judged (as an epoch pruner is); the reference and the
+    enqueued configurations are judged, but never stopped (`sweep.objective`).
+    """
+
+    def __init__(self, first: float, reduction_factor: int) -> None:
+        self.first = first
+        self.reduction_factor = reduction_factor
+
+    def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
+        spent = trial.user_attrs.get(trials.CPU_SECONDS_SO_FAR)
+        values = [v for step, v in trial.intermediate_values.items() if step < FOLD_STEP]
+        if spent is None or not values:
+            return False
+        maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+        best = max(values) if maximize else min(values)
+        stop, rung = False, 0
+        while self.first * self.reduction_factor**rung <= spent:
+            key = trials.COST_RUNG.format(rung)
+            if key not in trial.system_attrs:
+                # where Optuna's own successive halving keeps its rungs (private, as there)
+                study._storage.set_trial_system_attr(trial._trial_id, key, best)
+                stop = stop or not self._goes_on(study, trial.number, rung, best, maximize)
+            rung += 1
+        return stop
+
+    def _goes_on(
+        self, study: optuna.Study, number: int, rung: int, best: float, maximize: bool
+    ) -> bool:
+        key, cost = trials.COST_RUNG.format(rung), self.first * self.reduction_factor**rung
+        competing = [best]
+        for other in study.get_trials(deepcopy=False):
+            if other.number == number:
+                continue
+            if key in other.system_attrs:
+                competing.append(other.system_attrs[key])
+            elif (
+                other.state == trials.STATES.COMPLETE
+                and other.value is not None
+                and other.user_attrs.get(trials.CPU_SECONDS, np.inf) < cost
+            ):
+                competing.append(other.value)
+        kept = -(-len(competing) // self.reduction_factor)  # rounded up: at least 1
+        threshold = sorted(competing, reverse=maximize)[kept - 1]
+        return best >= threshold if maximize else best <= threshold
+
+
+class AnyOf(BasePruner):
+    """Stops a trial when any of its pruners would; each is asked every time (they keep
+    their rungs as they are asked)."""
+
+    def __init__(self, *pruners: BasePruner) -> None:
+        self.pruners = pruners
+
+    def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
+        verdicts = [p.prune(study, trial) for p in self.pruners]
+        return any(verdicts)
 
 
 class OnFolds(BasePruner):

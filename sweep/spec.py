@@ -17,6 +17,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PositiveFloat,
     PositiveInt,
     field_validator,
     model_validator,
@@ -373,6 +374,13 @@ class PrunerSpec(Frozen):
     p_threshold: float = Field(
         0.1, gt=0, lt=1, description="wilcoxon: prune when worse with this p-value or less"
     )
+    min_cpu_seconds: PositiveFloat | Literal["auto", "none"] = Field(
+        "none",
+        description="also halve on CPU cost (needs search.budget): at this many CPU seconds "
+        "of a trial, then reduction_factor times more, ..., a trial goes on only if its best "
+        "value so far is among the best 1/reduction_factor of the trials' there (a trial "
+        "that completed for less counts with its value); auto: a 50th of the budget; none: off",
+    )
 
 
 class SelectionSpec(Frozen):
@@ -470,6 +478,17 @@ class SearchSpec(Frozen):
     @classmethod
     def _infer_types(cls, v: Any) -> Any:
         return _infer_space_types(v)
+
+    @model_validator(mode="after")
+    def _cost_halving_needs_a_budget(self) -> SearchSpec:
+        if self.pruner.min_cpu_seconds != "none":
+            if self.budget is None:
+                raise ValueError(
+                    "pruner.min_cpu_seconds needs search.budget (CPU minutes), got no budget"
+                )
+            if self.pruner.name == "none":
+                raise ValueError("pruner.min_cpu_seconds needs a pruner, got pruner.name none")
+        return self
 
 
 def _infer_space_types(space: Any) -> Any:

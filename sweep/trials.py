@@ -32,6 +32,7 @@ ENQUEUED = "enqueued"  # the index of the spec's search.enqueue configuration it
 WALL_SECONDS = "wall_seconds"
 CPU_SECONDS = "cpu_seconds"  # when it ended
 CPU_SECONDS_SO_FAR = "cpu_seconds_so_far"  # while it runs, for the study's CPU budget
+COST_RUNG = "cost_rung_{}"  # system attribute: its best value at CostHalving's rung k
 EPOCHS = "epochs"  # every epoch trained, all folds together
 BEST_EPOCH = "best_epoch"  # the mean of its folds' with cross-validation
 STOPPED_EARLY = "stopped_early"

@@ -9,6 +9,8 @@ from conftest import tiny_spec
 from sweep import trials
 from sweep.pruning import (
     FOLD_STEP,
+    AnyOf,
+    CostHalving,
     CrossValidationPruner,
     FoldHalving,
     OnFolds,
@@ -198,3 +200,100 @@ def test_the_exempt_trials_count_at_the_epoch_rungs_but_are_never_cut(tmp_path, 
         assert trials.exempt_from_pruning(trial)
         assert trial.state == STATES.COMPLETE
         assert "completed_rung_0" in trial.system_attrs  # its epoch-1 value is a rung's
+
+
+# ----------------------------------------------------------------------------- cost halving
+
+
+def _finished(study: optuna.Study, value: float, cpu: float, rungs: dict | None = None) -> None:
+    study.add_trial(
+        optuna.trial.create_trial(
+            value=value,
+            user_attrs={trials.CPU_SECONDS: cpu},
+            system_attrs={trials.COST_RUNG.format(k): v for k, v in (rungs or {}).items()},
+        )
+    )
+
+
+def _running(study: optuna.Study, values: list[float], spent: float) -> optuna.trial.FrozenTrial:
+    trial = study.ask()
+    for epoch, value in enumerate(values, start=1):
+        trial.report(value, epoch)
+    trial.set_user_attr(trials.CPU_SECONDS_SO_FAR, spent)
+    return study._storage.get_trial(trial._trial_id)
+
+
+def _again(study: optuna.Study, trial: optuna.trial.FrozenTrial, spent: float):
+    study._storage.set_trial_user_attr(trial._trial_id, trials.CPU_SECONDS_SO_FAR, spent)
+    return study._storage.get_trial(trial._trial_id)
+
+
+def test_cost_halving_judges_a_trial_against_what_others_found_for_the_same_cpu_seconds():
+    study = optuna.create_study(direction="maximize")
+    _finished(study, 0.8, cpu=5)  # found 0.8 for less than the first rung: counts there
+    _finished(study, 0.7, cpu=50, rungs={0: 0.6})  # had 0.6 at 10 s
+    _finished(study, 0.5, cpu=8)
+    halving = CostHalving(10, 3)  # rungs at 10, 30, 90 CPU seconds
+
+    slow = _running(study, [0.4], spent=12)
+    # at 10 s: 0.4 against 0.8, 0.6, 0.5 (itself included: 4, the best 2 go on)
+    assert halving.prune(study, slow)
+    assert study._storage.get_trial(slow._trial_id).system_attrs == {"cost_rung_0": 0.4}
+
+    fast = _running(study, [0.75, 0.7], spent=12)  # its best so far, not its last
+    assert not halving.prune(study, fast)  # 0.75 against 0.8, 0.6, 0.5, 0.4: second
+    assert not halving.prune(study, _again(study, fast, 20))  # rung 0 is judged once
+    # at 30 s: only the trials that finished for less (0.8, 0.5) and itself: the best 1 of 3
+    assert halving.prune(study, _again(study, fast, 35))
+    assert study._storage.get_trial(fast._trial_id).system_attrs["cost_rung_1"] == 0.75
+
+    leap = _running(study, [0.9], spent=100)  # one slow epoch crosses three rungs
+    assert not halving.prune(study, leap)
+    recorded = study._storage.get_trial(leap._trial_id).system_attrs
+    assert recorded == {"cost_rung_0": 0.9, "cost_rung_1": 0.9, "cost_rung_2": 0.9}
+
+
+def test_cost_halving_minimises_and_waits_for_a_trials_cpu_seconds():
+    study = optuna.create_study(direction="minimize")
+    _finished(study, 0.2, cpu=1)
+    _finished(study, 0.9, cpu=2)
+    halving = CostHalving(10, 2)
+    assert not halving.prune(study, _running(study, [0.3], spent=9))  # below the first rung
+    assert not halving.prune(study, _running(study, [0.1], spent=11))  # lowest: goes on
+    assert halving.prune(study, _running(study, [0.95], spent=11))
+    unknown = study.ask()  # a study without a budget records no CPU seconds: never judged
+    unknown.report(5.0, 1)
+    assert not halving.prune(study, study._storage.get_trial(unknown._trial_id))
+
+
+def test_min_cpu_seconds_adds_cost_halving_to_the_epoch_pruner(tmp_path, tiny_root):
+    def pruner(folds=1, **given):
+        search = {"budget": 5, "pruner": {"name": "successive_halving", **given}}
+        return make_pruner(tiny_spec(tmp_path, tiny_root, search=search), folds)
+
+    assert isinstance(pruner(), optuna.pruners.SuccessiveHalvingPruner)  # none: the default
+    either = pruner(min_cpu_seconds="auto")
+    assert isinstance(either, AnyOf)
+    epochs, cost = either.pruners
+    assert isinstance(epochs, optuna.pruners.SuccessiveHalvingPruner)
+    assert isinstance(cost, CostHalving) and cost.first == 5 * 60 / 50  # a 50th of the budget
+    assert pruner(min_cpu_seconds=7, reduction_factor=4).pruners[1].first == 7
+    folds = pruner(5, min_cpu_seconds="auto")  # with folds: on the first fold's epochs
+    assert isinstance(folds, CrossValidationPruner) and isinstance(folds.epochs, AnyOf)
+
+
+def test_a_study_records_its_trials_at_the_cost_rungs_and_never_cuts_the_exempt(
+    tmp_path, tiny_root
+):
+    search = {
+        "n_trials": 4,
+        "budget": 5,
+        "pruner": {"name": "successive_halving", "min_cpu_seconds": 1e-4},
+        "enqueue": [{"training.lr": 1e-3}],
+        "space": {"training.lr": {"low": 1e-3, "high": 1e-1, "log": True}},
+    }
+    spec = tiny_spec(tmp_path, tiny_root, training={"patience": None}, search=search)
+    study = run_study(spec, tmp_path / "results").study
+    for trial in study.trials:  # every trial's first epoch costs more than 0.1 ms
+        assert trials.COST_RUNG.format(0) in trial.system_attrs
+    assert [t.state for t in study.trials[:2]] == [STATES.COMPLETE, STATES.COMPLETE]
