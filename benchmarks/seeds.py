@@ -155,6 +155,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.seeds < 2:
         parser.error("--seeds: at least 2")
+    if not args.spec.is_file():
+        parser.error(f"{args.spec}: no such spec file")
     data_root = args.data_root.resolve() if args.data_root else None
     kept = contextlib.nullcontext(str(args.keep)) if args.keep else tempfile.TemporaryDirectory()
     with kept as work:
