@@ -147,10 +147,18 @@ class FoldHalving(BasePruner):
             if other.number != trial.number and len(values := _fold_values(other)) >= k
         ]
         competing.append(mine)
-        kept = -(-len(competing) // self.reduction_factor)  # rounded up: at least 1
         maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
-        threshold = sorted(competing, reverse=maximize)[kept - 1]
-        return mine < threshold if maximize else mine > threshold
+        return _cut_at_rung(mine, competing, self.reduction_factor, maximize)
+
+
+def _cut_at_rung(
+    value: float, competing: list[float], reduction_factor: int, maximize: bool
+) -> bool:
+    """A halving rung's verdict: whether `value` falls outside the best 1/`reduction_factor`,
+    rounded up (at least one), of `competing` (which holds it)."""
+    kept = -(-len(competing) // reduction_factor)
+    threshold = sorted(competing, reverse=maximize)[kept - 1]
+    return value < threshold if maximize else value > threshold
 
 
 def _fold_values(trial: FrozenTrial) -> list[float]:
@@ -192,11 +200,11 @@ class CostHalving(BasePruner):
             if key not in trial.system_attrs:
                 # where Optuna's own successive halving keeps its rungs (private, as there)
                 study._storage.set_trial_system_attr(trial._trial_id, key, best)
-                stop = stop or not self._goes_on(study, trial.number, rung, best, maximize)
+                stop = stop or self._cut(study, trial.number, rung, best, maximize)
             rung += 1
         return stop
 
-    def _goes_on(
+    def _cut(
         self, study: optuna.Study, number: int, rung: int, best: float, maximize: bool
     ) -> bool:
         key, cost = trials.COST_RUNG.format(rung), self.first * self.reduction_factor**rung
@@ -212,9 +220,7 @@ class CostHalving(BasePruner):
                 and other.user_attrs.get(trials.CPU_SECONDS, np.inf) < cost
             ):
                 competing.append(other.value)
-        kept = -(-len(competing) // self.reduction_factor)  # rounded up: at least 1
-        threshold = sorted(competing, reverse=maximize)[kept - 1]
-        return best >= threshold if maximize else best <= threshold
+        return _cut_at_rung(best, competing, self.reduction_factor, maximize)
 
 
 class AnyOf(BasePruner):
