@@ -77,11 +77,10 @@ def seed_runs(
 def seed_figures(runs: list[dict], task: str, metric: str, rng_seed: int = 0) -> dict:
     """The figures of `seed_runs`' runs: each seed's, their spread, and the test score of
     averages of k seeds' outputs."""
-    from sweep.metrics import validation_scores
+    from sweep.ensemble import score_key
 
-    def score(outputs: np.ndarray) -> float:
-        scores = validation_scores(task, outputs, runs[0]["targets"])
-        return scores.get(metric, next(iter(scores.values())))
+    def score(outputs: np.ndarray) -> float:  # the metric itself, loss included, unsigned
+        return score_key(outputs, runs[0]["targets"], task, metric, "maximize")[0]
 
     for r in runs[1:]:
         if not np.array_equal(r["targets"], runs[0]["targets"]):
