@@ -190,7 +190,7 @@ class Objective:
                 # from the trials they judged), but is never pruned, as it is never stopped
                 # by the budget; nor is a spec's enqueued configuration (slow starters,
                 # chosen on purpose)
-                if trial.should_prune() and not trials.exempt_from_pruning(trial):
+                if _pruned(trial, record.epoch):
                     where = "" if fold is None else " of the first fold"
                     raise optuna.TrialPruned(f"pruned at epoch {record.epoch}{where}")
             if self.cpu_budget is not None:
@@ -259,7 +259,7 @@ class Objective:
                 if better:
                     best = (result, weights)
             last = fold == self.folds - 1
-            if not last and trial.should_prune() and not trials.exempt_from_pruning(trial):
+            if not last and _pruned(trial, FOLD_STEP + fold):
                 raise optuna.TrialPruned(f"pruned after fold {fold + 1} of {self.folds}")
         result, weights = best
         model.load_state_dict(weights)
@@ -292,6 +292,19 @@ def _save_validation_outputs(path: Path, held_out: list[tuple]) -> None:
         outputs=np.concatenate([outputs for _, outputs in held_out]).astype(np.float32),
         targets=np.concatenate([split.targets for split, _ in held_out]),
     )
+
+
+def _pruned(trial: optuna.Trial, step: int) -> bool:
+    """Whether the pruner stops the trial now. A trial exempt from pruning runs on, but the
+    first step at which it would have stopped is recorded: the sampler sees it as pruned
+    there (sweep.sampling)."""
+    if not trial.should_prune():
+        return False
+    if not trials.exempt_from_pruning(trial):
+        return True
+    if trials.WOULD_PRUNE_AT not in trial.user_attrs:
+        trial.set_user_attr(trials.WOULD_PRUNE_AT, step)
+    return False
 
 
 def _better(direction: str, a: float, b: float) -> bool:

@@ -20,6 +20,7 @@ import optuna
 from sweep import space, trials
 from sweep.errors import SpecError, SweepError
 from sweep.pruning import make_pruner
+from sweep.sampling import PrunerView
 from sweep.spec import SamplerSpec, Spec
 from sweep.storage import open_storage, redact
 
@@ -114,14 +115,17 @@ def make_sampler(sampler: SamplerSpec, spec: Spec, offset: int = 0) -> optuna.sa
     startup = (
         {} if sampler.n_startup_trials is None else {"n_startup_trials": sampler.n_startup_trials}
     )
+    # the samplers that learn from values see exempt trials as the pruner would have left
+    # them (sweep.sampling); random and grid sampling do not look at values
     if sampler.name == "tpe":
-        return optuna.samplers.TPESampler(seed=seed, multivariate=True, **startup)
+        return PrunerView(optuna.samplers.TPESampler(seed=seed, multivariate=True, **startup))
     if sampler.name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if sampler.name == "cmaes":
-        return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False, **startup)
+        cmaes = optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False, **startup)
+        return PrunerView(cmaes)
     if sampler.name == "gp":
-        return optuna.samplers.GPSampler(seed=seed, **startup)
+        return PrunerView(optuna.samplers.GPSampler(seed=seed, **startup))
     grid = {path: grid_values(param) for path, param in space.active_params(spec.search.space, {})}
     return optuna.samplers.GridSampler(grid, seed=seed)
 

@@ -29,6 +29,7 @@ REASON = "reason"  # why it was pruned or failed, in words
 WORKER = "worker"  # the process running it: {"host", "pid", "started"} (sweep.storage)
 RETRY_OF = "retry_of"  # the number of the dead worker's trial it repeats
 ENQUEUED = "enqueued"  # the index of the spec's search.enqueue configuration it tries
+WOULD_PRUNE_AT = "would_be_pruned_at"  # exempt from pruning: the first step the pruner said stop
 WALL_SECONDS = "wall_seconds"
 CPU_SECONDS = "cpu_seconds"  # when it ended
 CPU_SECONDS_SO_FAR = "cpu_seconds_so_far"  # while it runs, for the study's CPU budget

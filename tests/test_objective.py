@@ -196,7 +196,8 @@ def test_a_budget_the_reference_fits_in_says_nothing(tmp_path, tiny_root):
 
 def test_the_reference_is_never_pruned_though_it_reports(tmp_path, tiny_root):
     """A pruner that prunes everything below a perfect trial leaves the reference alone
-    (the comparison every study owes), and prunes any other trial at its first epoch."""
+    (the comparison every study owes), and prunes any other trial at its first epoch. The
+    reference records the epoch at which it would have been pruned (for the sampler)."""
     from sweep import space
     from sweep import trials as records
     from sweep.objective import Objective
@@ -217,7 +218,9 @@ def test_the_reference_is_never_pruned_though_it_reports(tmp_path, tiny_root):
     study.optimize(objective, n_trials=2)
     tagged, untagged = study.trials[1], study.trials[2]
     assert tagged.state == STATES.COMPLETE and len(tagged.intermediate_values) == 3
+    assert tagged.user_attrs[records.WOULD_PRUNE_AT] == 1
     assert untagged.state == STATES.PRUNED and len(untagged.intermediate_values) == 1
+    assert records.WOULD_PRUNE_AT not in untagged.user_attrs
 
 
 @pytest.mark.parametrize("normalization", ["standardize", "none"])

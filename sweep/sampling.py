@@ -1,0 +1,115 @@
+"""What a sampler learns from: the reference and enqueued trials as the pruner would have left them.
+
+The reference and the spec's enqueued configurations are never pruned (`sweep.objective`),
+so they complete whatever their value. TPE ranks every complete trial above every pruned
+one, so while few trials complete, a poor reference is among its good trials and it keeps
+proposing the reference's family (genre_full: the lab's CNN, 29-31 draws of 40 after 11 and
+14 trials, README "Performance"). The objective records the first step at which the pruner
+would have stopped such a trial (`trials.WOULD_PRUNE_AT`); the sampler below shows the
+wrapped sampler that trial as pruned there, with its intermediate values up to that step.
+The trial itself, its value, the pruner and every report are unchanged.
+
+    sampler = PrunerView(optuna.samplers.TPESampler(seed=0))
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Container, Sequence
+from typing import Any
+
+import optuna
+from optuna.distributions import BaseDistribution
+from optuna.trial import FrozenTrial
+
+from sweep import trials
+
+STATES = optuna.trial.TrialState
+
+
+def as_the_pruner_left_it(trial: FrozenTrial) -> FrozenTrial:
+    """A complete trial that the pruner would have stopped at step s: a pruned copy whose
+    intermediate values end at s. Any other trial: itself."""
+    step = trial.user_attrs.get(trials.WOULD_PRUNE_AT)
+    if step is None or trial.state != STATES.COMPLETE:
+        return trial
+    seen = copy.copy(trial)
+    seen.state = STATES.PRUNED
+    seen.values = None
+    seen.intermediate_values = {s: v for s, v in trial.intermediate_values.items() if s <= step}
+    return seen
+
+
+class _StudyAsThePrunerLeftIt:
+    """The study, read through `as_the_pruner_left_it`; everything else is the study's."""
+
+    def __init__(self, study: optuna.Study) -> None:
+        self._study = study
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._study, name)
+
+    def _get_trials(
+        self,
+        deepcopy: bool = True,
+        states: Container[optuna.trial.TrialState] | None = None,
+        use_cache: bool = False,
+    ) -> list[FrozenTrial]:
+        every = self._study._get_trials(deepcopy=deepcopy, states=None, use_cache=use_cache)
+        seen = [as_the_pruner_left_it(t) for t in every]
+        return seen if states is None else [t for t in seen if t.state in states]
+
+    def get_trials(
+        self,
+        deepcopy: bool = True,
+        states: Container[optuna.trial.TrialState] | None = None,
+    ) -> list[FrozenTrial]:
+        return self._get_trials(deepcopy=deepcopy, states=states)
+
+    @property
+    def trials(self) -> list[FrozenTrial]:
+        return self.get_trials()
+
+
+class PrunerView(optuna.samplers.BaseSampler):
+    """`sampler`, shown the study's trials as the pruner would have left them (above);
+    its trials' own hooks (`before_trial`, `after_trial`) see the study itself."""
+
+    def __init__(self, sampler: optuna.samplers.BaseSampler) -> None:
+        self.sampler = sampler
+
+    def infer_relative_search_space(
+        self, study: optuna.Study, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        return self.sampler.infer_relative_search_space(_StudyAsThePrunerLeftIt(study), trial)
+
+    def sample_relative(
+        self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        return self.sampler.sample_relative(_StudyAsThePrunerLeftIt(study), trial, search_space)
+
+    def sample_independent(
+        self,
+        study: optuna.Study,
+        trial: FrozenTrial,
+        param_name: str,
+        param_distribution: BaseDistribution,
+    ) -> Any:
+        return self.sampler.sample_independent(
+            _StudyAsThePrunerLeftIt(study), trial, param_name, param_distribution
+        )
+
+    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        self.sampler.before_trial(study, trial)
+
+    def after_trial(
+        self,
+        study: optuna.Study,
+        trial: FrozenTrial,
+        state: optuna.trial.TrialState,
+        values: Sequence[float] | None,
+    ) -> None:
+        self.sampler.after_trial(study, trial, state, values)
+
+    def reseed_rng(self) -> None:
+        self.sampler.reseed_rng()
