@@ -32,6 +32,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from sweep import trials
+from sweep.pruning import FOLD_STEP
 from sweep.train import EpochRecord
 
 STATES = trials.STATES
@@ -205,6 +206,15 @@ class StudyProgress:
         over = f" in {folds} fold{'s' if folds > 1 else ''}" if folds else ""
         seconds = trial.user_attrs.get(trials.WALL_SECONDS, 0.0)
         why = f" ({reason})" if reason and trial.value is None else ""
+        would = trial.user_attrs.get(trials.WOULD_PRUNE_AT)
+        if would is not None and trial.value is not None:  # exempt from pruning (sweep.sampling)
+            first = " of the first fold" if folds else ""
+            at = (
+                f"at epoch {would}{first}"
+                if would < FOLD_STEP
+                else f"after fold {would - FOLD_STEP + 1}"
+            )
+            why = f" (the pruner would have stopped it {at}; the sampler sees it so)"
         self._last_line = time.monotonic()
         now = self._snapshot()
         self.console.print(

@@ -14,6 +14,7 @@ from rich.console import Console
 from sweep import progress as progress_module
 from sweep import trials, workers
 from sweep.progress import Snapshot, StudyProgress, clock, status_line, status_panel, status_rows
+from sweep.pruning import FOLD_STEP
 from sweep.run import run_study
 from sweep.train import EpochRecord
 
@@ -81,6 +82,21 @@ def test_epochs_of_a_cross_validated_trial_are_said_with_their_folds():
     lines = out.getvalue().splitlines()
     assert lines[0].startswith("trial 0: complete accuracy 0.5000 after 10 epochs in 5 folds, 1 s")
     assert lines[1].startswith("trial 1: complete accuracy 0.5000 after 2 epochs, 1 s")
+
+
+def test_a_reference_the_pruner_would_have_stopped_says_where():
+    progress, out, study = _progress()
+    for number_of_folds, step in [(0, 3), (5, 2), (5, FOLD_STEP + 1)]:
+        attrs = {trials.EPOCHS: 10, trials.WALL_SECONDS: 1.0, trials.WOULD_PRUNE_AT: step}
+        if number_of_folds:
+            attrs[trials.FOLD_VALUES] = [0.5] * number_of_folds
+        _add(study, STATES.COMPLETE, 0.5, **attrs)
+        progress.trial_finished(study, study.trials[-1])
+    lines = out.getvalue().splitlines()
+    said = "(the pruner would have stopped it {}; the sampler sees it so)"
+    assert said.format("at epoch 3") in lines[0]
+    assert said.format("at epoch 2 of the first fold") in lines[1]
+    assert said.format("after fold 2") in lines[2]
 
 
 def test_a_finished_trials_line_ends_with_the_best_and_the_counts():
