@@ -214,7 +214,7 @@ class StudyProgress:
                 if would < FOLD_STEP
                 else f"after fold {would - FOLD_STEP + 1}"
             )
-            why = f" (the pruner would have stopped it {at}; the sampler sees it so)"
+            why = f" (the pruner would have stopped it {at})"
         self._last_line = time.monotonic()
         now = self._snapshot()
         self.console.print(

@@ -1,13 +1,15 @@
-"""What a sampler learns from: the reference and enqueued trials as the pruner would have left them.
+"""What a sampler sees: exempt trials as the pruner would have left them, unless worth more.
 
 The reference and the spec's enqueued configurations are never pruned (`sweep.objective`),
 so they complete whatever their value. TPE ranks every complete trial above every pruned
 one, so while few trials complete, a poor reference is among its good trials and it keeps
 proposing the reference's family (genre_full: the lab's CNN, 29-31 draws of 40 after 11 and
 14 trials, README "Performance"). The objective records the first step at which the pruner
-would have stopped such a trial (`trials.WOULD_PRUNE_AT`); the sampler below shows the
-wrapped sampler that trial as pruned there, with its intermediate values up to that step.
-The trial itself, its value, the pruner and every report are unchanged.
+would have stopped such a trial (`trials.WOULD_PRUNE_AT`). The sampler below is shown that
+trial pruned at that step, with its intermediate values up to it, unless its final value
+beats the last value of every pruned trial: then its value alone would rank it above them
+all, and it stays complete (an enqueued configuration that starts slowly and ends best is
+evidence the sampler needs). The trial itself, the pruner and every report are unchanged.
 
     sampler = PrunerView(optuna.samplers.TPESampler(seed=0))
 """
@@ -15,6 +17,7 @@ The trial itself, its value, the pruner and every report are unchanged.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Container, Sequence
 from typing import Any
 
@@ -27,12 +30,30 @@ from sweep import trials
 STATES = optuna.trial.TrialState
 
 
-def as_the_pruner_left_it(trial: FrozenTrial) -> FrozenTrial:
-    """A complete trial that the pruner would have stopped at step s: a pruned copy whose
-    intermediate values end at s. Any other trial: itself."""
+def as_the_sampler_sees_them(every: Sequence[FrozenTrial], maximize: bool) -> list[FrozenTrial]:
+    """Every trial of a study (in order) as the sampler is shown them (above): a complete
+    trial that the pruner would have stopped at step s, and whose value does not beat every
+    pruned trial's last value, becomes a pruned copy whose intermediate values end at s.
+    Any other trial is itself."""
+    last = [_last_value(t) for t in every if t.state == STATES.PRUNED]
+    last = [v for v in last if v is not None]
+    best_pruned = None if not last else (max(last) if maximize else min(last))
+    return [_as_shown(t, best_pruned, maximize) for t in every]
+
+
+def _last_value(trial: FrozenTrial) -> float | None:
+    if not trial.intermediate_values:
+        return None
+    value = trial.intermediate_values[max(trial.intermediate_values)]
+    return None if math.isnan(value) else value
+
+
+def _as_shown(trial: FrozenTrial, best_pruned: float | None, maximize: bool) -> FrozenTrial:
     step = trial.user_attrs.get(trials.WOULD_PRUNE_AT)
-    if step is None or trial.state != STATES.COMPLETE:
+    if step is None or trial.state != STATES.COMPLETE or best_pruned is None:
         return trial
+    if (trial.value > best_pruned) if maximize else (trial.value < best_pruned):
+        return trial  # its value alone ranks it above every pruned trial
     seen = copy.copy(trial)
     seen.state = STATES.PRUNED
     seen.values = None
@@ -41,7 +62,7 @@ def as_the_pruner_left_it(trial: FrozenTrial) -> FrozenTrial:
 
 
 class _StudyAsThePrunerLeftIt:
-    """The study, read through `as_the_pruner_left_it`; everything else is the study's."""
+    """The study, its trials read through `as_the_sampler_sees_them`; all else is the study's."""
 
     def __init__(self, study: optuna.Study) -> None:
         self._study = study
@@ -56,7 +77,11 @@ class _StudyAsThePrunerLeftIt:
         use_cache: bool = False,
     ) -> list[FrozenTrial]:
         every = self._study._get_trials(deepcopy=deepcopy, states=None, use_cache=use_cache)
-        seen = [as_the_pruner_left_it(t) for t in every]
+        if len(self._study.directions) > 1:  # sweep's studies have one objective
+            seen = every
+        else:
+            maximize = self._study.direction == optuna.study.StudyDirection.MAXIMIZE
+            seen = as_the_sampler_sees_them(every, maximize)
         return seen if states is None else [t for t in seen if t.state in states]
 
     def get_trials(

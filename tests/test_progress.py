@@ -93,7 +93,7 @@ def test_a_reference_the_pruner_would_have_stopped_says_where():
         _add(study, STATES.COMPLETE, 0.5, **attrs)
         progress.trial_finished(study, study.trials[-1])
     lines = out.getvalue().splitlines()
-    said = "(the pruner would have stopped it {}; the sampler sees it so)"
+    said = "(the pruner would have stopped it {})"
     assert said.format("at epoch 3") in lines[0]
     assert said.format("at epoch 2 of the first fold") in lines[1]
     assert said.format("after fold 2") in lines[2]

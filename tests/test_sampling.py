@@ -3,7 +3,7 @@
 import optuna
 
 from sweep import trials as records
-from sweep.sampling import PrunerView, as_the_pruner_left_it
+from sweep.sampling import PrunerView, as_the_sampler_sees_them
 
 STATES = optuna.trial.TrialState
 FAMILY = optuna.distributions.CategoricalDistribution(["lab_cnn", "temporal_cnn"])
@@ -25,7 +25,8 @@ def _trial(family: str, state, values: dict[int, float], would_prune_at=None):
 
 def test_a_trial_the_pruner_would_have_stopped_is_shown_pruned_there():
     reference = _trial("lab_cnn", STATES.COMPLETE, {1: 0.5, 2: 0.55, 3: 0.6}, would_prune_at=2)
-    seen = as_the_pruner_left_it(reference)
+    others = [_trial("temporal_cnn", STATES.PRUNED, {1: 0.62})]
+    seen = as_the_sampler_sees_them([reference, *others], maximize=True)[0]
     assert seen.state == STATES.PRUNED and seen.value is None
     assert seen.intermediate_values == {1: 0.5, 2: 0.55}
     # the trial itself is unchanged
@@ -33,11 +34,27 @@ def test_a_trial_the_pruner_would_have_stopped_is_shown_pruned_there():
     assert len(reference.intermediate_values) == 3
 
 
+def test_it_stays_complete_where_its_value_beats_every_pruned_trial():
+    """An enqueued configuration that starts slowly and ends best (multitask's pooled MLPs:
+    the pruner would have cut them at epoch 2, they ended best of the study) is evidence."""
+    enqueued = _trial("temporal_cnn", STATES.COMPLETE, {1: 0.1, 2: 0.2, 3: 0.39}, 2)
+    pruned = [
+        _trial("lab_cnn", STATES.PRUNED, {1: 0.2, 2: 0.35}),
+        _trial("lab_cnn", STATES.PRUNED, {}),
+    ]
+    assert as_the_sampler_sees_them([enqueued, *pruned], maximize=True)[0] is enqueued
+    # a loss (minimised): 0.39 beats no pruned trial's 0.35
+    seen = as_the_sampler_sees_them([enqueued, *pruned], maximize=False)[0]
+    assert seen.state == STATES.PRUNED
+    # with no pruned trial to compare with, it stays complete
+    assert as_the_sampler_sees_them([enqueued], maximize=True)[0] is enqueued
+
+
 def test_other_trials_are_shown_as_they_are():
     kept = _trial("lab_cnn", STATES.COMPLETE, {1: 0.5, 2: 0.6})
     pruned = _trial("temporal_cnn", STATES.PRUNED, {1: 0.7})
-    assert as_the_pruner_left_it(kept) is kept
-    assert as_the_pruner_left_it(pruned) is pruned
+    shown = as_the_sampler_sees_them([kept, pruned], maximize=True)
+    assert shown[0] is kept and shown[1] is pruned
 
 
 def _genre_full_early(sampler) -> optuna.Study:
