@@ -1,15 +1,17 @@
-"""What a sampler sees: exempt trials as the pruner would have left them, unless worth more.
+"""What TPE sees: exempt trials as the pruner would have left them, unless the best so far.
 
 The reference and the spec's enqueued configurations are never pruned (`sweep.objective`),
 so they complete whatever their value. TPE ranks every complete trial above every pruned
 one, so while few trials complete, a poor reference is among its good trials and it keeps
 proposing the reference's family (genre_full: the lab's CNN, 29-31 draws of 40 after 11 and
 14 trials, README "Performance"). The objective records the first step at which the pruner
-would have stopped such a trial (`trials.WOULD_PRUNE_AT`). The sampler below is shown that
-trial pruned at that step, with its intermediate values up to it, unless its final value
-beats the last value of every pruned trial: then its value alone would rank it above them
-all, and it stays complete (an enqueued configuration that starts slowly and ends best is
-evidence the sampler needs). The trial itself, the pruner and every report are unchanged.
+would have stopped such a trial (`trials.WOULD_PRUNE_AT`); TPE is shown it pruned at that
+step, with its intermediate values up to it, as any trial the pruner judged the same, unless
+it is the best trial so far (its value at least every complete trial's and every pruned
+trial's last): the study's best region stays in view (multitask's enqueued pooled MLPs, cut
+at epoch 2 by the pruner, end best; hidden, they left TPE chasing slower families). The
+trial itself, the pruner and every report are unchanged. Only TPE is wrapped: GP and CMA-ES
+ignore pruned trials, so showing one pruned would hide its value from them, not re-rank it.
 
     sampler = PrunerView(optuna.samplers.TPESampler(seed=0))
 """
@@ -31,29 +33,29 @@ STATES = optuna.trial.TrialState
 
 
 def as_the_sampler_sees_them(every: Sequence[FrozenTrial], maximize: bool) -> list[FrozenTrial]:
-    """Every trial of a study (in order) as the sampler is shown them (above): a complete
-    trial that the pruner would have stopped at step s, and whose value does not beat every
-    pruned trial's last value, becomes a pruned copy whose intermediate values end at s.
-    Any other trial is itself."""
-    last = [_last_value(t) for t in every if t.state == STATES.PRUNED]
-    last = [v for v in last if v is not None]
-    best_pruned = None if not last else (max(last) if maximize else min(last))
-    return [_as_shown(t, best_pruned, maximize) for t in every]
+    """Every trial of a study (in order) as TPE is shown them (above): a complete trial that
+    the pruner would have stopped at step s, other than the best so far, becomes a pruned
+    copy whose intermediate values end at s. Any other trial is itself."""
+    scores = [_score(t) for t in every]
+    scores = [v for v in scores if v is not None]
+    best = None if not scores else (max(scores) if maximize else min(scores))
+    return [_as_shown(t, best) for t in every]
 
 
-def _last_value(trial: FrozenTrial) -> float | None:
-    if not trial.intermediate_values:
+def _score(trial: FrozenTrial) -> float | None:
+    """A complete trial's value, a pruned trial's last reported value (as TPE ranks them)."""
+    if trial.state == STATES.COMPLETE:
+        return trial.value
+    if trial.state != STATES.PRUNED or not trial.intermediate_values:
         return None
     value = trial.intermediate_values[max(trial.intermediate_values)]
     return None if math.isnan(value) else value
 
 
-def _as_shown(trial: FrozenTrial, best_pruned: float | None, maximize: bool) -> FrozenTrial:
+def _as_shown(trial: FrozenTrial, best: float | None) -> FrozenTrial:
     step = trial.user_attrs.get(trials.WOULD_PRUNE_AT)
-    if step is None or trial.state != STATES.COMPLETE or best_pruned is None:
+    if step is None or trial.state != STATES.COMPLETE or trial.value == best:
         return trial
-    if (trial.value > best_pruned) if maximize else (trial.value < best_pruned):
-        return trial  # its value alone ranks it above every pruned trial
     seen = copy.copy(trial)
     seen.state = STATES.PRUNED
     seen.values = None

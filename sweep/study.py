@@ -115,17 +115,14 @@ def make_sampler(sampler: SamplerSpec, spec: Spec, offset: int = 0) -> optuna.sa
     startup = (
         {} if sampler.n_startup_trials is None else {"n_startup_trials": sampler.n_startup_trials}
     )
-    # the samplers that learn from values see exempt trials as the pruner would have left
-    # them (sweep.sampling); random and grid sampling do not look at values
-    if sampler.name == "tpe":
+    if sampler.name == "tpe":  # exempt trials as the pruner would have left them: sweep.sampling
         return PrunerView(optuna.samplers.TPESampler(seed=seed, multivariate=True, **startup))
     if sampler.name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if sampler.name == "cmaes":
-        cmaes = optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False, **startup)
-        return PrunerView(cmaes)
+        return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False, **startup)
     if sampler.name == "gp":
-        return PrunerView(optuna.samplers.GPSampler(seed=seed, **startup))
+        return optuna.samplers.GPSampler(seed=seed, **startup)
     grid = {path: grid_values(param) for path, param in space.active_params(spec.search.space, {})}
     return optuna.samplers.GridSampler(grid, seed=seed)
 

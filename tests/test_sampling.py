@@ -1,4 +1,4 @@
-"""The sampler sees the reference and enqueued trials as the pruner would have left them."""
+"""TPE sees the reference and enqueued trials as the pruner would have left them."""
 
 import optuna
 
@@ -25,8 +25,8 @@ def _trial(family: str, state, values: dict[int, float], would_prune_at=None):
 
 def test_a_trial_the_pruner_would_have_stopped_is_shown_pruned_there():
     reference = _trial("lab_cnn", STATES.COMPLETE, {1: 0.5, 2: 0.55, 3: 0.6}, would_prune_at=2)
-    others = [_trial("temporal_cnn", STATES.PRUNED, {1: 0.62})]
-    seen = as_the_sampler_sees_them([reference, *others], maximize=True)[0]
+    best = _trial("temporal_cnn", STATES.COMPLETE, {1: 0.6, 2: 0.7})
+    seen = as_the_sampler_sees_them([reference, best], maximize=True)[0]
     assert seen.state == STATES.PRUNED and seen.value is None
     assert seen.intermediate_values == {1: 0.5, 2: 0.55}
     # the trial itself is unchanged
@@ -34,39 +34,57 @@ def test_a_trial_the_pruner_would_have_stopped_is_shown_pruned_there():
     assert len(reference.intermediate_values) == 3
 
 
-def test_it_stays_complete_where_its_value_beats_every_pruned_trial():
+def test_a_final_value_is_not_compared_with_early_ones_only_the_best_stays_complete():
+    """Pruned trials stop early and low: a poor reference's final value beats their last
+    values, yet it is not the best trial, so TPE is shown it as the pruner judged it."""
+    reference = _trial("lab_cnn", STATES.COMPLETE, {2: 0.45, 6: 0.5, 9: 0.57}, 6)
+    pruned = [_trial("temporal_cnn", STATES.PRUNED, {2: 0.5, 6: 0.52})]
+    enqueued = _trial("temporal_cnn", STATES.COMPLETE, {2: 0.6, 37: 0.784})
+    shown = as_the_sampler_sees_them([reference, *pruned, enqueued], maximize=True)
+    assert shown[0].state == STATES.PRUNED
+
+
+def test_the_best_trial_so_far_stays_complete():
     """An enqueued configuration that starts slowly and ends best (multitask's pooled MLPs:
-    the pruner would have cut them at epoch 2, they ended best of the study) is evidence."""
-    enqueued = _trial("temporal_cnn", STATES.COMPLETE, {1: 0.1, 2: 0.2, 3: 0.39}, 2)
+    the pruner would have cut them at epoch 2, they ended best of the study) stays in view;
+    another that the pruner would have cut and that is not the best does not."""
+    best = _trial("temporal_cnn", STATES.COMPLETE, {1: 0.1, 2: 0.2, 3: 0.39}, 2)
+    second = _trial("temporal_cnn", STATES.COMPLETE, {1: 0.1, 2: 0.2, 3: 0.37}, 2)
     pruned = [
         _trial("lab_cnn", STATES.PRUNED, {1: 0.2, 2: 0.35}),
         _trial("lab_cnn", STATES.PRUNED, {}),
     ]
-    assert as_the_sampler_sees_them([enqueued, *pruned], maximize=True)[0] is enqueued
-    # a loss (minimised): 0.39 beats no pruned trial's 0.35
-    seen = as_the_sampler_sees_them([enqueued, *pruned], maximize=False)[0]
-    assert seen.state == STATES.PRUNED
-    # with no pruned trial to compare with, it stays complete
-    assert as_the_sampler_sees_them([enqueued], maximize=True)[0] is enqueued
+    shown = as_the_sampler_sees_them([best, second, *pruned], maximize=True)
+    assert shown[0] is best and shown[1].state == STATES.PRUNED
+    # a loss (minimised): the pruned trial's 0.35 is better than both
+    shown = as_the_sampler_sees_them([best, second, *pruned], maximize=False)
+    assert [t.state for t in shown[:2]] == [STATES.PRUNED, STATES.PRUNED]
+    # alone, it is the best
+    assert as_the_sampler_sees_them([second], maximize=True)[0] is second
 
 
 def test_other_trials_are_shown_as_they_are():
     kept = _trial("lab_cnn", STATES.COMPLETE, {1: 0.5, 2: 0.6})
     pruned = _trial("temporal_cnn", STATES.PRUNED, {1: 0.7})
-    shown = as_the_sampler_sees_them([kept, pruned], maximize=True)
-    assert shown[0] is kept and shown[1] is pruned
+    running = optuna.trial.create_trial(
+        state=STATES.RUNNING, user_attrs={records.WOULD_PRUNE_AT: 1}
+    )
+    shown = as_the_sampler_sees_them([kept, pruned, running], maximize=True)
+    assert shown[0] is kept and shown[1] is pruned and shown[2] is running
 
 
 def _genre_full_early(sampler) -> optuna.Study:
-    """genre_full after 14 trials (README "Performance"): the reference, a poor lab CNN, is
-    the only complete trial; five more lab CNNs were cut at their first epoch, eight temporal
-    CNNs at their third with better values."""
+    """genre_full after 14 trials (README "Performance"): the portfolio's temporal CNN has
+    completed; the reference, a lab CNN, would have been cut at epoch 6 (it passed the rung
+    at epoch 2); five more lab CNNs were cut at epoch 2, seven temporal CNNs at epoch 6 with
+    better values there, though below the reference's final value."""
     study = optuna.create_study(direction="maximize", sampler=sampler)
-    study.add_trial(_trial("lab_cnn", STATES.COMPLETE, {1: 0.4, 3: 0.5, 9: 0.57}, 3))
+    study.add_trial(_trial("lab_cnn", STATES.COMPLETE, {2: 0.45, 6: 0.5, 9: 0.57}, 6))
+    study.add_trial(_trial("temporal_cnn", STATES.COMPLETE, {2: 0.6, 37: 0.784}))
     for _ in range(5):
-        study.add_trial(_trial("lab_cnn", STATES.PRUNED, {1: 0.45}))
-    for i in range(8):
-        study.add_trial(_trial("temporal_cnn", STATES.PRUNED, {1: 0.6, 3: 0.7 + i / 100}))
+        study.add_trial(_trial("lab_cnn", STATES.PRUNED, {2: 0.3}))
+    for i in range(7):
+        study.add_trial(_trial("temporal_cnn", STATES.PRUNED, {2: 0.5, 6: 0.51 + i / 100}))
     return study
 
 
@@ -96,3 +114,17 @@ def test_the_wrapped_sampler_learns_from_the_study_it_is_given():
     study = optuna.create_study(direction="minimize", sampler=PrunerView(tpe))
     study.optimize(lambda t: (t.suggest_float("x", -1, 1) - 0.5) ** 2, n_trials=25)
     assert study.best_value < 0.05
+
+
+def test_only_tpe_is_shown_the_view():
+    """GP and CMA-ES ignore pruned trials: a trial shown pruned would vanish for them."""
+    from sweep.spec import SamplerSpec
+    from sweep.study import make_sampler
+
+    def made(name):
+        return make_sampler(SamplerSpec(name=name, seed=0), spec=None)
+
+    assert isinstance(made("tpe"), PrunerView)
+    assert isinstance(made("tpe").sampler, optuna.samplers.TPESampler)
+    for name, kind in [("gp", "GPSampler"), ("cmaes", "CmaEsSampler"), ("random", "RandomSampler")]:
+        assert type(made(name)).__name__ == kind
