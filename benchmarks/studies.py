@@ -475,6 +475,7 @@ def run_quality(
                 "reference_test": reference.get(metric),
                 "baseline_test": baseline.test[metric],
                 "family_best": _family_best(study, folder, data, metric),
+                "family_cost": _family_cost(study, folder),
                 "best_params": best["params"],
             }
             ensemble = test.get("ensemble")
@@ -565,6 +566,21 @@ def _backbone_of(folder: Path, number: int) -> str | None:
     if not config.is_file():
         return None
     return yaml.safe_load(config.read_text())["model"]["backbone"]
+
+
+def _family_cost(study, folder: Path) -> dict:
+    """Where the budget went: per backbone family, its trials (complete ones too) and the
+    CPU seconds they took, the reference included; the costliest family first."""
+    cost: dict = {}
+    for t in study.trials:
+        if t.user_attrs.get("surplus") or t.state.name not in ("COMPLETE", "PRUNED"):
+            continue
+        family = t.params.get("model.backbone") or _backbone_of(folder, t.number)
+        entry = cost.setdefault(family, {"trials": 0, "complete": 0, "cpu_seconds": 0.0})
+        entry["trials"] += 1
+        entry["complete"] += t.state.name == "COMPLETE"
+        entry["cpu_seconds"] += t.user_attrs.get("cpu_seconds", 0.0)
+    return dict(sorted(cost.items(), key=lambda item: -item[1]["cpu_seconds"]))
 
 
 def _family_best(study, folder: Path, data, metric: str) -> dict:

@@ -296,8 +296,8 @@ def _save_validation_outputs(path: Path, held_out: list[tuple]) -> None:
 
 def _pruned(trial: optuna.Trial, step: int) -> bool:
     """Whether the pruner stops the trial now. A trial exempt from pruning runs on, but the
-    first step at which it would have stopped is recorded: the sampler sees it as pruned
-    there (sweep.sampling)."""
+    first step at which it would have stopped is recorded (said when it ends; TPE sees the
+    reference pruned there: sweep.sampling)."""
     if not trial.should_prune():
         return False
     if not trials.exempt_from_pruning(trial):

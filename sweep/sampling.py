@@ -1,17 +1,18 @@
-"""What TPE sees: exempt trials as the pruner would have left them, unless the best so far.
+"""What TPE sees: the reference as the pruner would have left it, unless it is the best so far.
 
-The reference and the spec's enqueued configurations are never pruned (`sweep.objective`),
-so they complete whatever their value. TPE ranks every complete trial above every pruned
-one, so while few trials complete, a poor reference is among its good trials and it keeps
-proposing the reference's family (genre_full: the lab's CNN, 29-31 draws of 40 after 11 and
-14 trials, README "Performance"). The objective records the first step at which the pruner
-would have stopped such a trial (`trials.WOULD_PRUNE_AT`); TPE is shown it pruned at that
-step, with its intermediate values up to it, as any trial the pruner judged the same, unless
-it is the best trial so far (its value at least every complete trial's and every pruned
-trial's last): the study's best region stays in view (multitask's enqueued pooled MLPs, cut
-at epoch 2 by the pruner, end best; hidden, they left TPE chasing slower families). The
-trial itself, the pruner and every report are unchanged. Only TPE is wrapped: GP and CMA-ES
-ignore pruned trials, so showing one pruned would hide its value from them, not re-rank it.
+The reference is never pruned (`sweep.objective`): it completes whatever its value. TPE
+ranks every complete trial above every pruned one, so while few trials complete, a poor
+reference is among its good trials and it keeps proposing the reference's family
+(genre_full: the lab's CNN, 29-31 draws of 40 after 11 and 14 trials; multitask: 19 lab
+CNNs, 329 of 900 CPU seconds; README "Performance"). The objective records the first step
+at which the pruner would have stopped it (`trials.WOULD_PRUNE_AT`); TPE is shown it pruned
+at that step, with its intermediate values up to it, as any trial the pruner judged the
+same, unless it is the best trial so far (its value at least every complete trial's and
+every pruned trial's last). The spec's enqueued configurations, also never pruned, are
+shown as they are: they are the spec's chosen starting points, and hidden (tried: shown
+pruned like the reference) multitask's searched pooled MLPs lost their key and validated
+0.432 against 0.476. The trial itself, the pruner and every report are unchanged. Only TPE
+is wrapped: GP and CMA-ES ignore pruned trials, so showing one pruned would hide its value.
 
     sampler = PrunerView(optuna.samplers.TPESampler(seed=0))
 """
@@ -33,8 +34,8 @@ STATES = optuna.trial.TrialState
 
 
 def as_the_sampler_sees_them(every: Sequence[FrozenTrial], maximize: bool) -> list[FrozenTrial]:
-    """Every trial of a study (in order) as TPE is shown them (above): a complete trial that
-    the pruner would have stopped at step s, other than the best so far, becomes a pruned
+    """Every trial of a study (in order) as TPE is shown them (above): a complete reference
+    that the pruner would have stopped at step s, unless the best so far, becomes a pruned
     copy whose intermediate values end at s. Any other trial is itself."""
     scores = [_score(t) for t in every]
     scores = [v for v in scores if v is not None]
@@ -54,7 +55,9 @@ def _score(trial: FrozenTrial) -> float | None:
 
 def _as_shown(trial: FrozenTrial, best: float | None) -> FrozenTrial:
     step = trial.user_attrs.get(trials.WOULD_PRUNE_AT)
-    if step is None or trial.state != STATES.COMPLETE or trial.value == best:
+    if step is None or not trials.is_reference(trial) or trial.state != STATES.COMPLETE:
+        return trial
+    if trial.value == best:
         return trial
     seen = copy.copy(trial)
     seen.state = STATES.PRUNED

@@ -223,3 +223,22 @@ def test_revalidation_without_a_study_without_pruning_is_a_one_line_error(studie
         .endswith("--from takes LABEL=FOLDER, and one LABEL must be none")
     )
     assert "Traceback" not in done.stderr
+
+
+def test_family_cost_says_where_the_budget_went(studies):
+    """benchmarks/studies.py quality: each family's trials and CPU seconds, every finished
+    trial counted once (here one family: the tiny spec's backbone)."""
+    from benchmarks.studies import _family_cost
+
+    folder = studies[1][1]
+    study = StudyFolder(folder).load_study()
+    finished = [t for t in study.trials if t.state.name in ("COMPLETE", "PRUNED")]
+    cost = _family_cost(study, folder)
+    assert list(cost) == [load_spec(folder / "spec.yaml").model.backbone]
+    (entry,) = cost.values()
+    assert entry["trials"] == len(finished)
+    assert entry["complete"] == sum(t.state.name == "COMPLETE" for t in finished)
+    assert entry["cpu_seconds"] == pytest.approx(
+        sum(t.user_attrs["cpu_seconds"] for t in finished)
+    )
+    assert entry["cpu_seconds"] > 0

@@ -9,10 +9,12 @@ STATES = optuna.trial.TrialState
 FAMILY = optuna.distributions.CategoricalDistribution(["lab_cnn", "temporal_cnn"])
 
 
-def _trial(family: str, state, values: dict[int, float], would_prune_at=None):
-    attrs = {records.REFERENCE: True} if would_prune_at is not None else {}
+def _trial(family: str, state, values: dict[int, float], would_prune_at=None, tag=None):
+    """A trial; with `would_prune_at`, the reference (or `tag`: records.ENQUEUED)."""
+    attrs = {}
     if would_prune_at is not None:
         attrs[records.WOULD_PRUNE_AT] = would_prune_at
+        attrs[tag or records.REFERENCE] = 0 if tag == records.ENQUEUED else True
     return optuna.trial.create_trial(
         state=state,
         value=values[max(values)] if state == STATES.COMPLETE else None,
@@ -44,23 +46,30 @@ def test_a_final_value_is_not_compared_with_early_ones_only_the_best_stays_compl
     assert shown[0].state == STATES.PRUNED
 
 
-def test_the_best_trial_so_far_stays_complete():
-    """An enqueued configuration that starts slowly and ends best (multitask's pooled MLPs:
-    the pruner would have cut them at epoch 2, they ended best of the study) stays in view;
-    another that the pruner would have cut and that is not the best does not."""
-    best = _trial("temporal_cnn", STATES.COMPLETE, {1: 0.1, 2: 0.2, 3: 0.39}, 2)
-    second = _trial("temporal_cnn", STATES.COMPLETE, {1: 0.1, 2: 0.2, 3: 0.37}, 2)
+def test_the_reference_stays_complete_where_it_is_the_best_so_far():
+    reference = _trial("lab_cnn", STATES.COMPLETE, {1: 0.1, 2: 0.2, 3: 0.39}, 2)
+    other = _trial("temporal_cnn", STATES.COMPLETE, {1: 0.3, 2: 0.37})
     pruned = [
         _trial("lab_cnn", STATES.PRUNED, {1: 0.2, 2: 0.35}),
         _trial("lab_cnn", STATES.PRUNED, {}),
     ]
-    shown = as_the_sampler_sees_them([best, second, *pruned], maximize=True)
-    assert shown[0] is best and shown[1].state == STATES.PRUNED
-    # a loss (minimised): the pruned trial's 0.35 is better than both
-    shown = as_the_sampler_sees_them([best, second, *pruned], maximize=False)
-    assert [t.state for t in shown[:2]] == [STATES.PRUNED, STATES.PRUNED]
+    shown = as_the_sampler_sees_them([reference, other, *pruned], maximize=True)
+    assert shown[0] is reference
+    # a loss (minimised): the others are better
+    shown = as_the_sampler_sees_them([reference, other, *pruned], maximize=False)
+    assert shown[0].state == STATES.PRUNED and shown[0].intermediate_values == {1: 0.1, 2: 0.2}
     # alone, it is the best
-    assert as_the_sampler_sees_them([second], maximize=True)[0] is second
+    assert as_the_sampler_sees_them([reference], maximize=False)[0] is reference
+
+
+def test_enqueued_configurations_are_shown_as_they_are():
+    """The spec's chosen starting points (multitask's keyed pooled MLPs, which the pruner
+    would have cut at epoch 2 and end near the best): TPE learns from their final values."""
+    enqueued = _trial(
+        "temporal_cnn", STATES.COMPLETE, {1: 0.1, 2: 0.2, 3: 0.37}, 2, records.ENQUEUED
+    )
+    best = _trial("temporal_cnn", STATES.COMPLETE, {1: 0.3, 2: 0.39})
+    assert as_the_sampler_sees_them([enqueued, best], maximize=True)[0] is enqueued
 
 
 def test_other_trials_are_shown_as_they_are():
