@@ -238,7 +238,5 @@ def test_family_cost_says_where_the_budget_went(studies):
     (entry,) = cost.values()
     assert entry["trials"] == len(finished)
     assert entry["complete"] == sum(t.state.name == "COMPLETE" for t in finished)
-    assert entry["cpu_seconds"] == pytest.approx(
-        sum(t.user_attrs["cpu_seconds"] for t in finished)
-    )
+    assert entry["cpu_seconds"] == pytest.approx(sum(t.user_attrs["cpu_seconds"] for t in finished))
     assert entry["cpu_seconds"] > 0
