@@ -115,7 +115,7 @@ def make_sampler(sampler: SamplerSpec, spec: Spec, offset: int = 0) -> optuna.sa
     startup = (
         {} if sampler.n_startup_trials is None else {"n_startup_trials": sampler.n_startup_trials}
     )
-    if sampler.name == "tpe":  # exempt trials as the pruner would have left them: sweep.sampling
+    if sampler.name == "tpe":  # the reference as the pruner would have left it: sweep.sampling
         return PrunerView(optuna.samplers.TPESampler(seed=seed, multivariate=True, **startup))
     if sampler.name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
