@@ -37,10 +37,19 @@ def as_the_sampler_sees_them(every: Sequence[FrozenTrial], maximize: bool) -> li
     """Every trial of a study (in order) as TPE is shown them (above): a complete reference
     that the pruner would have stopped at step s, unless the best so far, becomes a pruned
     copy whose intermediate values end at s. Any other trial is itself."""
-    scores = [_score(t) for t in every]
-    scores = [v for v in scores if v is not None]
-    best = None if not scores else (max(scores) if maximize else min(scores))
-    return [_as_shown(t, best) for t in every]
+    judged = [
+        t
+        for t in every
+        if trials.is_reference(t)
+        and t.state == STATES.COMPLETE
+        and trials.WOULD_PRUNE_AT in t.user_attrs
+    ]
+    if not judged:  # most calls: TPE asks for the trials several times per trial
+        return list(every)
+    scores = [v for v in map(_score, every) if v is not None]
+    best = max(scores) if maximize else min(scores)
+    shown = {t.number: _pruned_copy(t) for t in judged if t.value != best}
+    return [shown.get(t.number, t) for t in every]
 
 
 def _score(trial: FrozenTrial) -> float | None:
@@ -53,12 +62,9 @@ def _score(trial: FrozenTrial) -> float | None:
     return None if math.isnan(value) else value
 
 
-def _as_shown(trial: FrozenTrial, best: float | None) -> FrozenTrial:
-    step = trial.user_attrs.get(trials.WOULD_PRUNE_AT)
-    if step is None or not trials.is_reference(trial) or trial.state != STATES.COMPLETE:
-        return trial
-    if trial.value == best:
-        return trial
+def _pruned_copy(trial: FrozenTrial) -> FrozenTrial:
+    """The trial as pruned at its `trials.WOULD_PRUNE_AT` step; the trial itself unchanged."""
+    step = trial.user_attrs[trials.WOULD_PRUNE_AT]
     seen = copy.copy(trial)
     seen.state = STATES.PRUNED
     seen.values = None
