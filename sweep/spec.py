@@ -196,6 +196,13 @@ class TrainingSpec(Frozen):
     plateau_patience: PositiveInt = Field(
         2, description="plateau: epochs without improvement before the lr is cut"
     )
+    ema_epochs: float = Field(
+        0.0,
+        ge=0,
+        description="weight averaging: validate, checkpoint and keep an exponential moving "
+        "average of the weights over about N epochs (per-step decay 1 - 1/(N * steps per "
+        "epoch), shorter while few steps have been taken; 0: the weights as trained)",
+    )
     time_mask: float = Field(
         0.0,
         ge=0,

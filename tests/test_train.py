@@ -11,7 +11,15 @@ from sweep.augment import mask_batch, mixup
 from sweep.checkpoints import build
 from sweep.data import prepare
 from sweep.spec import TrainingSpec
-from sweep.train import LRSchedule, _raw_outputs, eval_batches, fit, predict, steps_per_epoch
+from sweep.train import (
+    LRSchedule,
+    WeightAverage,
+    _raw_outputs,
+    eval_batches,
+    fit,
+    predict,
+    steps_per_epoch,
+)
 from tests.conftest import tiny_spec
 
 
@@ -201,6 +209,7 @@ OPTIONS = {
     "masks": {"time_mask": 0.2, "freq_mask": 2},
     "mixup": {"mixup": 0.4},
     "buckets": {"length_buckets": 2},
+    "ema": {"ema_epochs": 2},
     "everything": {
         "lr_schedule": "cosine",
         "time_mask": 3,
@@ -241,6 +250,48 @@ def test_a_refit_stopped_at_an_epoch_keeps_the_schedule_of_the_whole_run(tmp_pat
     assert [r.lr for r in refit.history] == [r.lr for r in whole.history[:4]]
     assert [r.train_loss for r in refit.history] == [r.train_loss for r in whole.history[:4]]
     assert refit.history[-1].lr > 0.5 * 3e-2  # 4 of 10 epochs in: far from the cosine's end
+
+
+def test_weight_average_follows_the_weights_with_its_decay_and_copies_integer_buffers():
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
+    average = WeightAverage(model, epochs=5, steps_per_epoch=20)  # decay 1 - 1/100
+    assert average.decay == pytest.approx(0.99)
+    start = model[0].weight.detach().clone()
+    for t in range(2000):
+        with torch.no_grad():
+            model[0].weight.add_(1.0)  # a step
+        model[1].num_batches_tracked += 1
+        before = average.model[0].weight.detach().clone()
+        average.update()
+        decay = min(0.99, (1 + t) / (10 + t))  # short while few steps have been taken
+        expected = decay * before + (1 - decay) * model[0].weight.detach()
+        assert torch.allclose(average.model[0].weight, expected)
+    assert int(average.model[1].num_batches_tracked) == 2000
+    # once (1 + t) / (10 + t) passes the decay (t = 890), it lags the weights by its span
+    lag = (model[0].weight - average.model[0].weight).mean().item()
+    assert lag == pytest.approx(99, abs=0.5)
+    assert torch.allclose(model[0].weight, start + 2000)  # the model itself is untouched
+    assert not any(p.requires_grad for p in average.model.parameters())
+
+
+def test_weight_averaging_validates_and_keeps_the_averaged_weights(tmp_path, tiny_root):
+    """The fit's restored model is the average at the best epoch, which differs from the
+    weights as trained; a refit keeps the average after its last epoch."""
+    spec, data, model = _untrained(tmp_path, tiny_root, ema_epochs=2)
+    result = fit(model, data, spec.training, spec.metric, spec.direction)
+    plain = _fit(tmp_path, tiny_root)
+    assert [r.train_loss for r in result.history] == [r.train_loss for r in plain.history]
+    assert [r.val for r in result.history] != [r.val for r in plain.history]
+    restored, _ = predict(model, data, data.validation, 4, torch.device("cpu"))
+    assert np.allclose(restored, result.best_outputs)
+    spec, data, model = _untrained(tmp_path, tiny_root, ema_epochs=2)
+    refit = fit(model, data, spec.training, spec.metric, spec.direction, validate=False, epochs=3)
+    assert refit.best_epoch == 3
+    spec, data, trained = _untrained(tmp_path, tiny_root)
+    fit(trained, data, spec.training, spec.metric, spec.direction, validate=False, epochs=3)
+    assert not torch.equal(
+        next(model.parameters()), next(trained.parameters())
+    )  # the average, not the last weights
 
 
 def test_options_off_leave_the_reference_run_as_it_was(tmp_path, tiny_root):
