@@ -96,9 +96,17 @@ def random_seed_offset() -> int:
     return int.from_bytes(os.urandom(4), "little") % (2**30)
 
 
+# Spec fields added after studies were run with it, and the value that leaves a run as it
+# was: at that value a field stays out of the fingerprint, so those studies still continue.
+ADDED_SINCE = {("training", "ema_epochs"): 0.0}
+
+
 def _fingerprint(spec: Spec) -> str:
     """What makes two runs the same study: the spec without its budget."""
     raw = spec.model_dump(mode="json")
+    for (section, name), neutral in ADDED_SINCE.items():
+        if raw[section][name] == neutral:
+            del raw[section][name]
     raw["search"].pop("n_trials")
     raw["search"].pop("timeout")
     raw["search"].pop("budget")

@@ -3,6 +3,7 @@
 import optuna
 import pytest
 
+from sweep.errors import SpecError
 from sweep.run import run_study
 from tests.conftest import tiny_spec
 
@@ -10,12 +11,30 @@ STATES = optuna.trial.TrialState
 
 
 def test_a_changed_spec_does_not_mix_into_an_existing_study(tmp_path, tiny_root):
-    from sweep.errors import SpecError
-
     run_study(tiny_spec(tmp_path, tiny_root), tmp_path / "results")
     changed = tiny_spec(tmp_path, tiny_root, training={"max_epochs": 4})
     with pytest.raises(SpecError, match="was run with a different spec"):
         run_study(changed, tmp_path / "results")
+
+
+def test_a_field_added_since_leaves_older_studies_fingerprints_alone_at_its_neutral_value(
+    tmp_path, tiny_root
+):
+    """A study run before `training.ema_epochs` existed fingerprinted its spec without it;
+    the same spec today (ema_epochs 0) must still continue it, and ema_epochs 5 must not."""
+    import json
+
+    from sweep.study import ADDED_SINCE, _fingerprint
+
+    spec = tiny_spec(tmp_path, tiny_root)
+    older = json.loads(_fingerprint(spec))
+    for section, name in ADDED_SINCE:
+        assert name not in older[section]
+    averaged = tiny_spec(tmp_path, tiny_root, training={"ema_epochs": 5})
+    assert json.loads(_fingerprint(averaged))["training"]["ema_epochs"] == 5
+    run_study(spec, tmp_path / "results")
+    with pytest.raises(SpecError, match="was run with a different spec"):
+        run_study(averaged, tmp_path / "results")
 
 
 @pytest.mark.parametrize("sampler", ["random", "cmaes", "gp", "tpe"])

@@ -237,6 +237,10 @@ def test_a_fit_with_each_option_runs_learns_and_repeats(tmp_path, tiny_root, nam
         assert lrs[-1] < 3e-3
     if name == "plateau":
         assert lrs[-1] <= lrs[0] and set(lrs) <= {3e-2 * 0.5**k for k in range(11)}
+    if name == "ema":  # the same training, the average validated (see the tests below)
+        plain = _fit(tmp_path, tiny_root)
+        assert losses == [r.train_loss for r in plain.history]
+        assert [r.val for r in result.history] != [r.val for r in plain.history]
 
 
 def test_a_refit_stopped_at_an_epoch_keeps_the_schedule_of_the_whole_run(tmp_path, tiny_root):
@@ -252,7 +256,7 @@ def test_a_refit_stopped_at_an_epoch_keeps_the_schedule_of_the_whole_run(tmp_pat
     assert refit.history[-1].lr > 0.5 * 3e-2  # 4 of 10 epochs in: far from the cosine's end
 
 
-def test_weight_average_follows_the_weights_with_its_decay_and_copies_integer_buffers():
+def test_weight_average_follows_weights_and_float_buffers_with_its_decay_and_copies_ints():
     model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
     average = WeightAverage(model, epochs=5, steps_per_epoch=20)  # decay 1 - 1/100
     assert average.decay == pytest.approx(0.99)
@@ -260,16 +264,22 @@ def test_weight_average_follows_the_weights_with_its_decay_and_copies_integer_bu
     for t in range(2000):
         with torch.no_grad():
             model[0].weight.add_(1.0)  # a step
+            model[1].running_mean.add_(2.0)  # BatchNorm's statistics move in training
         model[1].num_batches_tracked += 1
         before = average.model[0].weight.detach().clone()
+        before_mean = average.model[1].running_mean.clone()
         average.update()
         decay = min(0.99, (1 + t) / (10 + t))  # short while few steps have been taken
         expected = decay * before + (1 - decay) * model[0].weight.detach()
         assert torch.allclose(average.model[0].weight, expected)
+        expected_mean = decay * before_mean + (1 - decay) * model[1].running_mean
+        assert torch.allclose(average.model[1].running_mean, expected_mean)
     assert int(average.model[1].num_batches_tracked) == 2000
     # once (1 + t) / (10 + t) passes the decay (t = 890), it lags the weights by its span
     lag = (model[0].weight - average.model[0].weight).mean().item()
     assert lag == pytest.approx(99, abs=0.5)
+    lag = (model[1].running_mean - average.model[1].running_mean).mean().item()
+    assert lag == pytest.approx(2 * 99, abs=1)
     assert torch.allclose(model[0].weight, start + 2000)  # the model itself is untouched
     assert not any(p.requires_grad for p in average.model.parameters())
 
@@ -278,7 +288,11 @@ def test_weight_averaging_validates_and_keeps_the_averaged_weights(tmp_path, tin
     """The fit's restored model is the average at the best epoch, which differs from the
     weights as trained; a refit keeps the average after its last epoch."""
     spec, data, model = _untrained(tmp_path, tiny_root, ema_epochs=2)
+    initial = {k: v.clone() for k, v in model.state_dict().items()}
     result = fit(model, data, spec.training, spec.metric, spec.direction)
+    # an average that never moved would validate alike every epoch
+    assert len({r.val_loss for r in result.history}) == len(result.history)
+    assert not torch.equal(model.state_dict()[next(iter(initial))], next(iter(initial.values())))
     plain = _fit(tmp_path, tiny_root)
     assert [r.train_loss for r in result.history] == [r.train_loss for r in plain.history]
     assert [r.val for r in result.history] != [r.val for r in plain.history]
@@ -292,6 +306,7 @@ def test_weight_averaging_validates_and_keeps_the_averaged_weights(tmp_path, tin
     assert not torch.equal(
         next(model.parameters()), next(trained.parameters())
     )  # the average, not the last weights
+    assert not torch.equal(next(model.parameters()), next(iter(initial.values())))
 
 
 def test_options_off_leave_the_reference_run_as_it_was(tmp_path, tiny_root):
