@@ -179,6 +179,13 @@ class TrainingSpec(Frozen):
         5, description="early stopping: epochs without improvement (null: never stop early)"
     )
     min_delta: float = Field(0.0, ge=0, description="smallest change that counts as better")
+    keep: Literal["best", "last"] = Field(
+        "best",
+        description="the weights a trial keeps and is judged by: best (its best validation "
+        "epoch's, the reference's) or last (its last epoch's: with a cosine schedule, the "
+        "model the recipe ends on; its validation value is not chosen among the epochs on "
+        "the same tracks, so it ranks trials without that lift)",
+    )
     grad_clip: float | None = Field(None, gt=0, description="clip the gradient norm")
     freeze_epochs: int = Field(
         0, ge=0, description="transfer: train only the new head for the first N epochs"

@@ -98,7 +98,7 @@ def random_seed_offset() -> int:
 
 # Spec fields added after studies were run with it, and the value that leaves a run as it
 # was: at that value a field stays out of the fingerprint, so those studies still continue.
-ADDED_SINCE = {("training", "ema_epochs"): 0.0}
+ADDED_SINCE = {("training", "ema_epochs"): 0.0, ("training", "keep"): "best"}
 
 
 def _fingerprint(spec: Spec) -> str:

@@ -5,7 +5,8 @@
 
 The loop is deliberately one function. What it does beyond the textbook, and why:
 - the best weights (by the validation metric) are kept and restored at the end, so a trial
-  is judged and checkpointed at its best epoch, not its last;
+  is judged and checkpointed at its best epoch, not its last (`training.keep: last`: its
+  last epoch, judged by that epoch's value);
 - a NaN/inf training loss stops the trial with `Diverged`, a state rather than a crash;
 - `on_epoch` is where a study reports to Optuna and may raise `optuna.TrialPruned`;
 - options of `TrainingSpec` beyond the reference: a learning-rate schedule (`LRSchedule`),
@@ -161,7 +162,9 @@ def fit(
     epochs: int | None = None,
 ) -> FitResult:
     """Train with early stopping on the validation `metric`; the best weights are restored
-    (with `training.ema_epochs`, the averaged weights: those are validated and kept).
+    (with `training.ema_epochs`, the averaged weights: those are validated and kept), or
+    with `training.keep: last` the last epoch's, the result's best epoch and value that
+    epoch's.
 
     `validate=False` (refitting a chosen configuration on train+validation): exactly
     `epochs` epochs (default `training.max_epochs`), no validation, the last weights kept.
@@ -270,24 +273,31 @@ def fit(
         schedule.epoch_end(sign * value)
         if sign * value > best_score + training.min_delta:
             best_score, waited = sign * value, 0
-            result.best_epoch, result.best_value = epoch, value
-            result.state_dict = {
-                k: v.detach().to("cpu", copy=True) for k, v in judged.state_dict().items()
-            }
-            result.best_outputs = outputs
+            if training.keep == "best":
+                result.best_epoch, result.best_value = epoch, value
+                result.state_dict = _cpu_copy(judged)
+                result.best_outputs = outputs
         else:
             waited += 1
+        if training.keep == "last":  # the weights are copied once, after the loop
+            result.best_epoch, result.best_value, result.best_outputs = epoch, value, outputs
         if on_epoch is not None:
             on_epoch(record, value)  # may raise optuna.TrialPruned
         if training.patience is not None and waited >= training.patience:
             result.stopped_early = True
             break
 
+    if training.keep == "last" and validate:
+        result.state_dict = _cpu_copy(judged)
     if result.state_dict is not None:
         model.load_state_dict(result.state_dict)
     elif average:  # a refit keeps its last weights: the average's
         model.load_state_dict(average.model.state_dict())
     return result
+
+
+def _cpu_copy(model: torch.nn.Module) -> dict:
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
 
 def steps_per_epoch(n_tracks: int, batch_size: int) -> int:

@@ -62,8 +62,9 @@ def test_schema_errors_give_file_line_column_path_rule_and_value(tmp_path):
     assert problems(path) == [
         f"{path}:11:7 training.lr: Input should be greater than 0, got -1",
         f"{path}:12:3 training.max_epoch: unknown field (allowed: max_epochs, batch_size, "
-        "optimizer, lr, weight_decay, patience, min_delta, grad_clip, freeze_epochs, lr_schedule, "
-        "warmup_epochs, plateau_factor, plateau_patience, ema_epochs, time_mask, time_masks, "
+        "optimizer, lr, weight_decay, patience, min_delta, keep, grad_clip, freeze_epochs, "
+        "lr_schedule, warmup_epochs, plateau_factor, plateau_patience, ema_epochs, time_mask, "
+        "time_masks, "
         "freq_mask, freq_masks, mixup, length_buckets, seed, device, threads)",
         f"{path}:15:18 search.space.training.lr: `low <= high` must hold, but got low=3.0, "
         "high=1.0",

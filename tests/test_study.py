@@ -32,6 +32,8 @@ def test_a_field_added_since_leaves_older_studies_fingerprints_alone_at_its_neut
         assert name not in older[section]
     averaged = tiny_spec(tmp_path, tiny_root, training={"ema_epochs": 5})
     assert json.loads(_fingerprint(averaged))["training"]["ema_epochs"] == 5
+    last = tiny_spec(tmp_path, tiny_root, training={"keep": "last"})
+    assert json.loads(_fingerprint(last))["training"]["keep"] == "last"
     run_study(spec, tmp_path / "results")
     with pytest.raises(SpecError, match="was run with a different spec"):
         run_study(averaged, tmp_path / "results")

@@ -309,6 +309,26 @@ def test_weight_averaging_validates_and_keeps_the_averaged_weights(tmp_path, tin
     assert not torch.equal(next(model.parameters()), next(iter(initial.values())))
 
 
+def test_keep_last_judges_and_keeps_the_last_epoch_of_the_same_training(tmp_path, tiny_root):
+    """`keep: last` trains as `best` does; the result is the last epoch's value, outputs and
+    weights, not the best epoch's."""
+    best = _fit(tmp_path, tiny_root, lr_schedule="cosine")
+    spec, data, model = _untrained(tmp_path, tiny_root, lr_schedule="cosine", keep="last")
+    last = fit(model, data, spec.training, spec.metric, spec.direction)
+    assert [r.train_loss for r in last.history] == [r.train_loss for r in best.history]
+    values = [r.val["accuracy"] for r in last.history]
+    assert last.best_epoch == 10 and last.best_value == values[-1]
+    assert best.best_value == max(values) and best.best_epoch == values.index(max(values)) + 1
+    restored, _ = predict(model, data, data.validation, 4, torch.device("cpu"))
+    assert np.allclose(restored, last.best_outputs)
+    assert not np.allclose(last.best_outputs, best.best_outputs)  # another epoch's model
+
+
+def test_keep_last_with_early_stopping_keeps_the_epoch_it_stopped_at(tmp_path, tiny_root):
+    stopped = _fit(tmp_path, tiny_root, patience=1, keep="last")
+    assert stopped.stopped_early and stopped.best_epoch == len(stopped.history) < 10
+
+
 def test_options_off_leave_the_reference_run_as_it_was(tmp_path, tiny_root):
     """Defaults touch neither the batches nor the lr: the same numbers as explicit zeros."""
     plain = _fit(tmp_path, tiny_root)
