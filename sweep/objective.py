@@ -111,7 +111,11 @@ class Objective:
             trial.set_user_attr(trials.REASON, "the reference is measured by another worker")
             self.dropped += 1
             raise OverBudget(f"trial {trial.number} repeats the reference trial")
-        resolved = space.apply(self.spec, space.suggest(trial, self.spec.search.space))
+        params = space.suggest(trial, self.spec.search.space)
+        keep = self.spec.search.selection.keep
+        if keep is not None and not trials.is_reference(trial):
+            params["training.keep"] = keep  # the reference is judged as its spec says
+        resolved = space.apply(self.spec, params)
         data = self.data_for(resolved.resolved_data)
         check_task(resolved, data)
         trial_dir = StudyFolder(self.folder).trial(trial.number)

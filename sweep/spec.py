@@ -415,6 +415,14 @@ class SelectionSpec(Frozen):
         "predictions (Caruana et al. 2004), each member with folds the mean of its fold "
         "models; auto: ensemble with folds, else model",
     )
+    keep: Literal["best", "last"] | None = Field(
+        None,
+        description="the epoch every trial but the reference is judged and kept at "
+        "(training.keep for them): last, on a small validation split, ranks trials and "
+        "weighs ensemble members without the lift of choosing an epoch on the same tracks; "
+        "the reference keeps the spec's training.keep, the lab's best epoch; null: "
+        "training.keep for every trial",
+    )
     ensemble_size: int = Field(
         25,
         ge=1,

@@ -98,15 +98,22 @@ def random_seed_offset() -> int:
 
 # Spec fields added after studies were run with it, and the value that leaves a run as it
 # was: at that value a field stays out of the fingerprint, so those studies still continue.
-ADDED_SINCE = {("training", "ema_epochs"): 0.0, ("training", "keep"): "best"}
+ADDED_SINCE = {
+    ("training", "ema_epochs"): 0.0,
+    ("training", "keep"): "best",
+    ("search", "selection", "keep"): None,
+}
 
 
 def _fingerprint(spec: Spec) -> str:
     """What makes two runs the same study: the spec without its budget."""
     raw = spec.model_dump(mode="json")
-    for (section, name), neutral in ADDED_SINCE.items():
-        if raw[section][name] == neutral:
-            del raw[section][name]
+    for (*sections, name), neutral in ADDED_SINCE.items():
+        node = raw
+        for section in sections:
+            node = node[section]
+        if node[name] == neutral:
+            del node[name]
     raw["search"].pop("n_trials")
     raw["search"].pop("timeout")
     raw["search"].pop("budget")

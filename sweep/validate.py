@@ -36,7 +36,13 @@ SEARCHABLE_DATA = (
     "crop_frames",
     "eval_windows",
 )
-SEARCHABLE_TRAINING = tuple(f for f in TrainingSpec.model_fields if f not in ("device", "threads"))
+# Never searched: trials judged on their best epoch would outrank those judged on their
+# last, by the lift of choosing an epoch on the validation tracks (search.selection.keep
+# sets it for every trial but the reference).
+STUDY_WIDE_TRAINING = ("keep",)
+SEARCHABLE_TRAINING = tuple(
+    f for f in TrainingSpec.model_fields if f not in ("device", "threads", *STUDY_WIDE_TRAINING)
+)
 
 
 def check_spec(spec: Spec, source: SpecSource) -> None:
@@ -214,6 +220,14 @@ def _check_space(spec, space: dict[str, Param], backbone: str, head: str, base: 
                 where,
                 f"searchable data fields are {', '.join(SEARCHABLE_DATA)} and "
                 f"data.options.*, got {path!r}",
+                field,
+            )
+        elif section == "training" and rest in STUDY_WIDE_TRAINING:
+            yield at(
+                where,
+                f"{path} is not searched (trials kept at their best epoch would outrank those "
+                "kept at their last): set search.selection.keep for every trial but the "
+                "reference, or training.keep for every trial",
                 field,
             )
         elif section == "training" and rest not in SEARCHABLE_TRAINING:

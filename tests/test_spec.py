@@ -141,7 +141,8 @@ def test_every_search_path_names_a_real_parameter(tmp_path):
         tmp_path,
         GOOD + "    model.backbone_params.hiden_size: {low: 1, high: 2}\n"
         "    training.lrate: {low: 0.1, high: 0.2}\n"
-        "    data.split_seed: {low: 0, high: 3}\n",
+        "    data.split_seed: {low: 0, high: 3}\n"
+        "    training.keep: {choices: [best, last]}\n",
     )
     found = problems(path)
     assert found[0].startswith(
@@ -155,6 +156,12 @@ def test_every_search_path_names_a_real_parameter(tmp_path):
     assert found[2].startswith(
         f"{path}:18:22 search.space.data.split_seed: searchable data "
         "fields are features, beat, normalization"
+    )
+    assert found[3] == (
+        f"{path}:19:20 search.space.training.keep: training.keep is not searched (trials kept "
+        "at their best epoch would outrank those kept at their last): set "
+        "search.selection.keep for every trial but the reference, or training.keep for every "
+        "trial"
     )
 
 

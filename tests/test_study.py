@@ -2,6 +2,7 @@
 
 import optuna
 import pytest
+import yaml
 
 from sweep.errors import SpecError
 from sweep.run import run_study
@@ -28,15 +29,53 @@ def test_a_field_added_since_leaves_older_studies_fingerprints_alone_at_its_neut
 
     spec = tiny_spec(tmp_path, tiny_root)
     older = json.loads(_fingerprint(spec))
-    for section, name in ADDED_SINCE:
-        assert name not in older[section]
+    for *sections, name in ADDED_SINCE:
+        node = older
+        for section in sections:
+            node = node[section]
+        assert name not in node
     averaged = tiny_spec(tmp_path, tiny_root, training={"ema_epochs": 5})
     assert json.loads(_fingerprint(averaged))["training"]["ema_epochs"] == 5
     last = tiny_spec(tmp_path, tiny_root, training={"keep": "last"})
     assert json.loads(_fingerprint(last))["training"]["keep"] == "last"
+    searched = tiny_spec(tmp_path, tiny_root, search={"selection": {"keep": "last"}})
+    assert json.loads(_fingerprint(searched))["search"]["selection"]["keep"] == "last"
     run_study(spec, tmp_path / "results")
     with pytest.raises(SpecError, match="was run with a different spec"):
         run_study(averaged, tmp_path / "results")
+
+
+def test_selection_keep_last_judges_every_trial_but_the_reference_at_its_last_epoch(
+    tmp_path, tiny_root
+):
+    """`search.selection.keep: last`: each searched trial trains as it would, is judged by
+    its last epoch's value and says so in its configuration; the reference keeps the spec's
+    own rule (its best epoch), as the lab's early stopping did."""
+    import json
+
+    from sweep import trials as records
+    from sweep.results import StudyFolder
+
+    spec = tiny_spec(
+        tmp_path,
+        tiny_root,
+        training={"max_epochs": 4, "patience": None},
+        search={"n_trials": 3, "selection": {"folds": 1, "final": "model", "keep": "last"}},
+    )
+    folder = run_study(spec, tmp_path / "results").folder
+    done = StudyFolder(folder).load_study().trials
+    assert records.is_reference(done[0]) and len(done) == 3
+    for trial in done:
+        kept = yaml.safe_load(StudyFolder(folder).trial(trial.number).config.read_text())
+        curve = [
+            e["val"]["accuracy"]
+            for e in json.loads(StudyFolder(folder).trial(trial.number).curves.read_text())
+        ]
+        if records.is_reference(trial):
+            assert kept["training"]["keep"] == "best" and trial.value == max(curve)
+        else:
+            assert kept["training"]["keep"] == "last" and trial.value == curve[-1]
+            assert trial.user_attrs[records.BEST_EPOCH] == 4
 
 
 @pytest.mark.parametrize("sampler", ["random", "cmaes", "gp", "tpe"])
