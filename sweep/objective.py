@@ -115,6 +115,8 @@ class Objective:
         keep = self.spec.search.selection.keep
         if keep is not None and not trials.is_reference(trial):
             params["training.keep"] = keep  # the reference is judged as its spec says
+            if keep == "last":  # to max_epochs: where early stopping stops is a choice too
+                params["training.patience"] = None
         resolved = space.apply(self.spec, params)
         data = self.data_for(resolved.resolved_data)
         check_task(resolved, data)

@@ -420,8 +420,9 @@ class SelectionSpec(Frozen):
         description="the epoch every trial but the reference is judged and kept at "
         "(training.keep for them): last, on a small validation split, ranks trials and "
         "weighs ensemble members without the lift of choosing an epoch on the same tracks; "
-        "the reference keeps the spec's training.keep, the lab's best epoch; null: "
-        "training.keep for every trial",
+        "they then train to max_epochs (patience null: where early stopping stops is chosen "
+        "on the validation tracks too), cut only by the pruner and the budget; the reference "
+        "keeps the spec's training, the lab's best epoch; null: training.keep for every trial",
     )
     ensemble_size: int = Field(
         25,

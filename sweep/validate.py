@@ -230,6 +230,13 @@ def _check_space(spec, space: dict[str, Param], backbone: str, head: str, base: 
                 "reference, or training.keep for every trial",
                 field,
             )
+        elif path == "training.patience" and spec.search.selection.keep == "last":
+            yield at(
+                where,
+                "training.patience is not searched with search.selection.keep: last (every "
+                "trial but the reference trains to max_epochs, cut only by the pruner)",
+                field,
+            )
         elif section == "training" and rest not in SEARCHABLE_TRAINING:
             yield at(
                 where,

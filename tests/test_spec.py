@@ -165,6 +165,19 @@ def test_every_search_path_names_a_real_parameter(tmp_path):
     )
 
 
+def test_patience_is_not_searched_where_trials_are_kept_at_their_last_epoch(tmp_path):
+    text = GOOD + "    training.patience: {choices: [5, 20]}\n"
+    check_spec(*load_spec_with_source(write(tmp_path, text)))  # searched where trials keep
+    # their best epoch
+    path = write(tmp_path, text.replace("search:\n", "search:\n  selection: {keep: last}\n"))
+    found = problems(path)
+    assert len(found) == 1 and found[0].endswith(
+        "search.space.training.patience: training.patience is not searched with "
+        "search.selection.keep: last (every trial but the reference trains to max_epochs, cut "
+        "only by the pruner)"
+    )
+
+
 def test_the_reference_configuration_must_lie_inside_the_space(tmp_path):
     path = write(tmp_path, GOOD.replace("{low: 16, high: 128}", "{low: 16, high: 32}"))
     assert problems(path) == [

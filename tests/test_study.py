@@ -48,9 +48,10 @@ def test_a_field_added_since_leaves_older_studies_fingerprints_alone_at_its_neut
 def test_selection_keep_last_judges_every_trial_but_the_reference_at_its_last_epoch(
     tmp_path, tiny_root
 ):
-    """`search.selection.keep: last`: each searched trial trains as it would, is judged by
-    its last epoch's value and says so in its configuration; the reference keeps the spec's
-    own rule (its best epoch), as the lab's early stopping did."""
+    """`search.selection.keep: last`: each searched trial trains to max_epochs (no early
+    stopping), is judged by its last epoch's value and says so in its configuration; the
+    reference keeps the spec's own training (early stopping, its best epoch), as the lab's
+    did."""
     import json
 
     from sweep import trials as records
@@ -59,7 +60,7 @@ def test_selection_keep_last_judges_every_trial_but_the_reference_at_its_last_ep
     spec = tiny_spec(
         tmp_path,
         tiny_root,
-        training={"max_epochs": 4, "patience": None},
+        training={"max_epochs": 4, "patience": 1, "lr": 0.1},  # a high lr: erratic curves
         search={"n_trials": 3, "selection": {"folds": 1, "final": "model", "keep": "last"}},
     )
     folder = run_study(spec, tmp_path / "results").folder
@@ -73,8 +74,10 @@ def test_selection_keep_last_judges_every_trial_but_the_reference_at_its_last_ep
         ]
         if records.is_reference(trial):
             assert kept["training"]["keep"] == "best" and trial.value == max(curve)
+            assert kept["training"]["patience"] == 1
         else:
             assert kept["training"]["keep"] == "last" and trial.value == curve[-1]
+            assert kept["training"]["patience"] is None and len(curve) == 4
             assert trial.user_attrs[records.BEST_EPOCH] == 4
 
 

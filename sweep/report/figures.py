@@ -189,7 +189,7 @@ def curves_plot(
             )
     for ax, title in ((loss_ax, "loss"), (metric_ax, "validation metrics")):
         if best_epoch:
-            ax.axvline(best_epoch, color=MUTED, linestyle=":", label=f"best epoch ({best_epoch})")
+            ax.axvline(best_epoch, color=MUTED, linestyle=":", label=f"kept epoch ({best_epoch})")
         _whole_numbers(ax.xaxis)
         ax.set_xlabel("epoch")
         ax.set_title(title, fontsize=10)
