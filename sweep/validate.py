@@ -81,6 +81,15 @@ def _problems(spec: Spec, source: SpecSource):
             f"{', '.join(allowed)}, got {spec.metric!r}",
         )
 
+    if spec.training.keep == "last" and spec.training.patience is not None:
+        yield at(
+            ("training", "keep"),
+            "keeping the last epoch needs training.patience: null (early stopping stops "
+            f"{spec.training.patience} epochs after the best, so the last epoch is by "
+            "construction no better); search.selection.keep: last sets both for every trial "
+            "but the reference",
+        )
+
     def misfit(base: tuple, name: str | None, message: str) -> Problem:
         # at the parameter's own key where the spec wrote it, else at the mapping
         if name is None:
@@ -230,11 +239,14 @@ def _check_space(spec, space: dict[str, Param], backbone: str, head: str, base: 
                 "reference, or training.keep for every trial",
                 field,
             )
-        elif path == "training.patience" and spec.search.selection.keep == "last":
+        elif path == "training.patience" and "last" in (
+            spec.search.selection.keep,
+            spec.training.keep,
+        ):
             yield at(
                 where,
-                "training.patience is not searched with search.selection.keep: last (every "
-                "trial but the reference trains to max_epochs, cut only by the pruner)",
+                "training.patience is not searched where trials keep their last epoch "
+                "(they train to max_epochs, cut only by the pruner)",
                 field,
             )
         elif section == "training" and rest not in SEARCHABLE_TRAINING:

@@ -172,9 +172,26 @@ def test_patience_is_not_searched_where_trials_are_kept_at_their_last_epoch(tmp_
     path = write(tmp_path, text.replace("search:\n", "search:\n  selection: {keep: last}\n"))
     found = problems(path)
     assert len(found) == 1 and found[0].endswith(
-        "search.space.training.patience: training.patience is not searched with "
-        "search.selection.keep: last (every trial but the reference trains to max_epochs, cut "
-        "only by the pruner)"
+        "search.space.training.patience: training.patience is not searched where trials keep "
+        "their last epoch (they train to max_epochs, cut only by the pruner)"
+    )
+
+
+def test_keeping_the_last_epoch_needs_no_early_stopping(tmp_path):
+    """Early stopping stops `patience` epochs after the best: a last epoch kept then is by
+    construction no better, so `training.keep: last` asks for `patience: null`."""
+    path = write(tmp_path, GOOD.replace("lr: 1.0e-3", "lr: 1.0e-3\n  keep: last"))
+    assert problems(path) == [
+        f"{path}:12:9 training.keep: keeping the last epoch needs training.patience: null "
+        "(early stopping stops 5 epochs after the best, so the last epoch is by construction "
+        "no better); search.selection.keep: last sets both for every trial but the reference"
+    ]
+    check_spec(
+        *load_spec_with_source(
+            write(
+                tmp_path, GOOD.replace("lr: 1.0e-3", "lr: 1.0e-3\n  keep: last\n  patience: null")
+            )
+        )
     )
 
 

@@ -66,6 +66,7 @@ def test_selection_keep_last_judges_every_trial_but_the_reference_at_its_last_ep
     folder = run_study(spec, tmp_path / "results").folder
     done = StudyFolder(folder).load_study().trials
     assert records.is_reference(done[0]) and len(done) == 3
+    lifted = 0  # searched trials whose best epoch is not their last: where keep tells
     for trial in done:
         kept = yaml.safe_load(StudyFolder(folder).trial(trial.number).config.read_text())
         curve = [
@@ -79,6 +80,8 @@ def test_selection_keep_last_judges_every_trial_but_the_reference_at_its_last_ep
             assert kept["training"]["keep"] == "last" and trial.value == curve[-1]
             assert kept["training"]["patience"] is None and len(curve) == 4
             assert trial.user_attrs[records.BEST_EPOCH] == 4
+            lifted += max(curve) > curve[-1]
+    assert lifted  # else judged at the best epoch, these trials would pass too
 
 
 @pytest.mark.parametrize("sampler", ["random", "cmaes", "gp", "tpe"])

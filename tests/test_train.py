@@ -324,9 +324,15 @@ def test_keep_last_judges_and_keeps_the_last_epoch_of_the_same_training(tmp_path
     assert not np.allclose(last.best_outputs, best.best_outputs)  # another epoch's model
 
 
-def test_keep_last_with_early_stopping_keeps_the_epoch_it_stopped_at(tmp_path, tiny_root):
-    stopped = _fit(tmp_path, tiny_root, patience=1, keep="last")
-    assert stopped.stopped_early and stopped.best_epoch == len(stopped.history) < 10
+def test_keep_last_with_weight_averaging_keeps_the_last_average(tmp_path, tiny_root):
+    spec, data, model = _untrained(tmp_path, tiny_root, ema_epochs=2, keep="last")
+    result = fit(model, data, spec.training, spec.metric, spec.direction)
+    assert result.best_epoch == 10
+    assert result.best_value == result.history[-1].val["accuracy"]
+    restored, _ = predict(model, data, data.validation, 4, torch.device("cpu"))
+    assert np.allclose(restored, result.best_outputs)
+    averaged = _fit(tmp_path, tiny_root, ema_epochs=2)  # the same averages, validated alike
+    assert [r.val for r in result.history] == [r.val for r in averaged.history]
 
 
 def test_options_off_leave_the_reference_run_as_it_was(tmp_path, tiny_root):
